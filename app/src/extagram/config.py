@@ -1,0 +1,136 @@
+"""Settings: a flat TOML file, then EXTAGRAM_<KEY> environment variables, then code overrides.
+
+The keys are part of the deployment contract (docs/design.md), so they are listed once here
+with their type and default, and every value is validated before the app starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_CONFIG_PATH = "/etc/extagram/extagram.toml"
+CONFIG_PATH_VARIABLE = "EXTAGRAM_CONFIG"
+ENV_PREFIX = "EXTAGRAM_"
+MODES = ("feed", "upload", "all")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message says which one and why."""
+
+
+@dataclass(frozen=True)
+class Config:
+    mode: str | None = None
+    db_host: str = "127.0.0.1"
+    db_port: int = 3306
+    db_name: str = "extagram"
+    db_user: str | None = None
+    db_password: str = ""
+    db_unix_socket: str | None = None
+    db_connect_timeout: float = 2.0
+    # Bounds every read and write on the DB socket, so a hung database cannot pile up workers.
+    db_query_timeout: float = 5.0
+    uploads_dir: str | None = None
+    uploads_write_timeout: float = 2.0
+    max_text_length: int = 1000
+    max_upload_bytes: int = 10 * 1024 * 1024
+    page_size: int = 20
+
+    def require(self, *keys: str) -> None:
+        missing = [key for key in keys if getattr(self, key) in (None, "")]
+        if missing:
+            hints = ", ".join(f"{key} (or env {ENV_PREFIX}{key.upper()})" for key in missing)
+            raise ConfigError(f"missing required setting(s): {hints}")
+
+
+_FIELDS = {field.name: field for field in dataclasses.fields(Config)}
+_TYPES = {"str": str, "str | None": str, "int": int, "float": float}
+
+# (minimum, maximum) for numbers; the text limit keeps 4-byte characters inside a TEXT column.
+_RANGES = {
+    "db_port": (1, 65535),
+    "db_connect_timeout": (0.1, 60),
+    "db_query_timeout": (0.1, 300),
+    "uploads_write_timeout": (0.1, 60),
+    "max_text_length": (1, 16000),
+    "max_upload_bytes": (1024, 64 * 1024 * 1024),
+    "page_size": (1, 100),
+}
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    values.update(_read_file(environ))
+    values.update(_read_environment(environ))
+    values.update(_checked_values(overrides or {}, "config_overrides"))
+    config = Config(**values)
+    _validate(config)
+    return config
+
+
+def _read_file(environ: Mapping[str, str]) -> dict[str, Any]:
+    path = environ.get(CONFIG_PATH_VARIABLE)
+    if path is None:
+        path = DEFAULT_CONFIG_PATH
+        if not os.path.exists(path):
+            return {}  # the default file is optional; a file named explicitly is not
+    try:
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from error
+    return _checked_values(data, path)
+
+
+def _read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values = {}
+    for key in _FIELDS:
+        name = ENV_PREFIX + key.upper()
+        if name in environ:
+            values[key] = _parse_text(key, environ[name], name)
+    return values
+
+
+def _parse_text(key: str, text: str, source: str) -> Any:
+    expected = _TYPES[_FIELDS[key].type]
+    if expected is str:
+        return text
+    try:
+        return expected(text.strip())
+    except ValueError:
+        kind = "an integer" if expected is int else "a number"
+        raise ConfigError(f"{source}: {key} must be {kind}, got {text!r}") from None
+
+
+def _checked_values(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    values = {}
+    for key, value in data.items():
+        if key not in _FIELDS:
+            raise ConfigError(f"{source}: unknown setting {key!r}")
+        expected = _TYPES[_FIELDS[key].type]
+        accepted = (int, float) if expected is float else (expected,)
+        if isinstance(value, bool) or not isinstance(value, accepted):
+            raise ConfigError(
+                f"{source}: {key} must be of type {expected.__name__}, got {value!r}"
+            )
+        values[key] = value
+    return values
+
+
+def _validate(config: Config) -> None:
+    if config.mode is not None and config.mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {config.mode!r}")
+    for key, (low, high) in _RANGES.items():
+        value = getattr(config, key)
+        if not low <= value <= high:
+            raise ConfigError(f"{key} must be between {low} and {high}, got {value!r}")

@@ -1,0 +1,44 @@
+"""MariaDB connections: one short-lived connection per request, always with timeouts."""
+
+from __future__ import annotations
+
+import pymysql
+from flask import Flask, current_app, g
+
+from extagram.config import Config
+
+# Errors meaning "the database cannot serve us right now" (down, hung, refused, denied).
+UNAVAILABLE_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError)
+
+
+def connect(config: Config, *, autocommit: bool = False) -> pymysql.connections.Connection:
+    return pymysql.connect(
+        host=config.db_host,
+        port=config.db_port,
+        unix_socket=config.db_unix_socket or None,
+        user=config.db_user,
+        password=config.db_password,
+        database=config.db_name,
+        charset="utf8mb4",
+        connect_timeout=config.db_connect_timeout,
+        read_timeout=config.db_query_timeout,
+        write_timeout=config.db_query_timeout,
+        autocommit=autocommit,
+    )
+
+
+def get_db() -> pymysql.connections.Connection:
+    """The current request's connection, opened on first use."""
+    if "db" not in g:
+        g.db = connect(current_app.config["EXTAGRAM"])
+    return g.db
+
+
+def _close_db(_error: BaseException | None) -> None:
+    connection = g.pop("db", None)
+    if connection is not None and connection.open:
+        connection.close()  # never committed work is rolled back by the server
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(_close_db)

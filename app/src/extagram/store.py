@@ -1,0 +1,111 @@
+"""All SQL of the app. Parameterised queries only, and a LIMIT on every read.
+
+`posts` keeps the seed's column names (`post`, `photourl`). Photo bytes live in `photos`,
+so rendering the feed never reads a BLOB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pymysql.connections import Connection
+
+
+@dataclass(frozen=True)
+class Post:
+    id: int
+    text: str
+    photo_name: str | None
+    created_at: datetime
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "photo_url": f"/storage/{self.photo_name}" if self.photo_name else None,
+            "created_at": self.created_at.isoformat() + "Z",
+        }
+
+
+@dataclass(frozen=True)
+class Photo:
+    mime_type: str
+    data: bytes
+
+
+_POST_COLUMNS = "id, post, photourl, created_at"
+
+
+def newest_posts(
+    connection: Connection, limit: int, before: int | None = None
+) -> tuple[list[Post], bool]:
+    """Newest first, starting below `before`; also tells whether older posts exist."""
+    # Keyset pagination on the primary key: the cost is the same on any page and table size.
+    sql = f"SELECT {_POST_COLUMNS} FROM posts"
+    params: list[int] = []
+    if before is not None:
+        sql += " WHERE id < %s"
+        params.append(before)
+    sql += " ORDER BY id DESC LIMIT %s"
+    params.append(limit + 1)
+    posts = _fetch_posts(connection, sql, params)
+    return posts[:limit], len(posts) > limit
+
+
+def posts_after(connection: Connection, after: int, limit: int) -> tuple[list[Post], bool]:
+    """Oldest first, strictly newer than `after` (for live polling); also tells if more wait."""
+    sql = f"SELECT {_POST_COLUMNS} FROM posts WHERE id > %s ORDER BY id ASC LIMIT %s"
+    posts = _fetch_posts(connection, sql, [after, limit + 1])
+    return posts[:limit], len(posts) > limit
+
+
+def _fetch_posts(connection: Connection, sql: str, params: list[int]) -> list[Post]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [Post(*row) for row in cursor.fetchall()]
+
+
+def publish_post(
+    connection: Connection, text: str, photo_name: str | None, photo: Photo | None
+) -> int:
+    """Store the photo bytes and the post in one transaction; returns the post id.
+
+    On any error nothing is committed: the request's connection is closed without COMMIT.
+    """
+    with connection.cursor() as cursor:
+        if photo is not None:
+            cursor.execute(
+                "INSERT INTO photos (name, mime_type, data) VALUES (%s, %s, %s)",
+                (photo_name, photo.mime_type, photo.data),
+            )
+        cursor.execute(
+            "INSERT INTO posts (post, photourl, created_at) VALUES (%s, %s, UTC_TIMESTAMP())",
+            (text, photo_name),
+        )
+        post_id = cursor.lastrowid
+    connection.commit()
+    return post_id
+
+
+def photo_mime_type(connection: Connection, name: str) -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT mime_type FROM photos WHERE name = %s LIMIT 1", (name,))
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def photo(connection: Connection, name: str) -> Photo | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT mime_type, data FROM photos WHERE name = %s LIMIT 1", (name,))
+        row = cursor.fetchone()
+    return Photo(*row) if row else None
+
+
+def photo_names_after(connection: Connection, after: str, limit: int) -> list[str]:
+    """Photo names in order, for walking the whole table in bounded batches."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM photos WHERE name > %s ORDER BY name LIMIT %s", (after, limit)
+        )
+        return [row[0] for row in cursor.fetchall()]

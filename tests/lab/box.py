@@ -1,0 +1,191 @@
+"""Build the lab's Debian 12 Vagrant box for the libvirt provider.
+
+The box boots its own kernel directly (no bootloader) and already carries
+the Debian packages the roles install, so TCG guests do not spend minutes
+in dpkg. The roles still declare every package: on a stock
+debian/bookworm64 box they install them through apt as usual.
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import tarfile
+
+from common import CACHE_DIR, log, run
+
+BOX_NAME = "extagram/bookworm-lab"
+MIRROR = "http://deb.debian.org/debian"
+# Where guests find the lab's apt proxy (the management bridge of the namespace).
+GUEST_APT_PROXY = "http://192.168.121.1:3142"
+
+BASE_PACKAGES = [
+    "systemd-sysv", "dbus", "openssh-server", "sudo", "python3", "python3-apt",
+    "linux-image-amd64", "initramfs-tools", "iproute2", "ca-certificates", "curl",
+    "procps", "less",
+]
+# What the roles install, preinstalled here so provisioning under TCG stays in minutes.
+ROLE_PACKAGES = [
+    "nginx", "mariadb-server", "mariadb-client", "python3-pymysql", "nfs-kernel-server",
+    "nfs-common", "python3-venv", "nftables", "chrony", "unattended-upgrades",
+]
+# Preinstalled, but a node only runs them once its role enables them.
+DISABLED_UNITS = [
+    "nginx.service", "mariadb.service", "nfs-server.service", "rpcbind.service",
+    "rpcbind.socket", "apt-daily.timer", "apt-daily-upgrade.timer",
+]
+HERE = pathlib.Path(__file__).resolve().parent
+VAGRANT_PUBKEY = pathlib.Path(
+    "/usr/share/rubygems-integration/all/gems/vagrant-2.3.4/keys/vagrant.pub")
+
+GUEST_FILES = {
+    # Catch-all DHCP sorts after Vagrant's 50-vagrant-*.network, or the private IP is never applied.
+    "etc/systemd/network/99-dhcp.network":
+        "[Match]\nName=e*\n\n[Network]\nDHCP=ipv4\n\n[DHCPv4]\nClientIdentifier=mac\n",
+    "etc/apt/apt.conf.d/01lab-proxy": f'Acquire::http::Proxy "{GUEST_APT_PROXY}";\n',
+    "etc/apt/sources.list":
+        f"deb {MIRROR} bookworm main\ndeb {MIRROR} bookworm-updates main\n"
+        "deb http://deb.debian.org/debian-security bookworm-security main\n",
+    "etc/fstab": "/dev/vda / ext4 defaults,noatime 0 1\n",
+    "etc/hostname": "bookworm-lab\n",
+    "etc/sudoers.d/vagrant": "vagrant ALL=(ALL) NOPASSWD: ALL\n",
+    # Every VM is a copy of one image: host keys are made on first boot, not shared.
+    "etc/systemd/system/ssh-host-keys.service":
+        "[Unit]\nDescription=Generate SSH host keys on first boot\nBefore=ssh.service\n"
+        "ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key\n\n"
+        "[Service]\nType=oneshot\nExecStart=/usr/bin/ssh-keygen -A\n\n"
+        "[Install]\nWantedBy=multi-user.target\n",
+}
+
+BOX_VAGRANTFILE = """\
+# Direct kernel boot: the lab image has no bootloader.
+Vagrant.configure("2") do |config|
+  config.vm.provider :libvirt do |libvirt|
+    libvirt.kernel = File.join(__dir__, "vmlinuz")
+    libvirt.initrd = File.join(__dir__, "initrd.img")
+    libvirt.cmd_line = "root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet"
+  end
+end
+"""
+
+
+# Bump when a build step changes in a way the data below does not show.
+RECIPE_VERSION = 1
+
+
+def recipe_id():
+    """Changes whenever the recipe does, so a stale cached box is rebuilt."""
+    recipe = [RECIPE_VERSION, MIRROR, GUEST_APT_PROXY, BASE_PACKAGES, ROLE_PACKAGES,
+              DISABLED_UNITS, GUEST_FILES, BOX_VAGRANTFILE]
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def box_path():
+    return CACHE_DIR / f"box-{recipe_id()}" / "extagram-lab.box"
+
+
+def kernel_path():
+    return box_path().parent / "vmlinuz"
+
+
+def _chroot(rootfs, *cmd):
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive", LC_ALL="C")
+    run(["chroot", str(rootfs), *cmd], env=env)
+
+
+def _install_role_packages(rootfs):
+    policy = rootfs / "usr/sbin/policy-rc.d"
+    policy.write_text("#!/bin/sh\nexit 101\n")  # never start daemons inside the chroot
+    policy.chmod(0o755)
+    for fs, target in (("proc", "proc"), ("sysfs", "sys")):
+        run(["mount", "-t", fs, fs, str(rootfs / target)])
+    try:
+        _chroot(rootfs, "apt-get", "update", "-q")
+        _chroot(rootfs, "apt-get", "install", "-y", "-q", "--no-install-recommends",
+                *ROLE_PACKAGES)
+        _chroot(rootfs, "apt-get", "clean")
+    finally:
+        for target in ("sys", "proc"):
+            run(["umount", "-l", str(rootfs / target)])
+        policy.unlink()
+
+
+def _configure(rootfs):
+    for rel, text in GUEST_FILES.items():
+        path = rootfs / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (rootfs / "etc/sudoers.d/vagrant").chmod(0o440)
+    (rootfs / "etc/apt/sources.list.d/debian.sources").unlink(missing_ok=True)
+    _chroot(rootfs, "useradd", "--create-home", "--shell", "/bin/bash", "vagrant")
+    ssh_dir = rootfs / "home/vagrant/.ssh"
+    ssh_dir.mkdir(mode=0o700)
+    shutil.copy(VAGRANT_PUBKEY, ssh_dir / "authorized_keys")
+    _chroot(rootfs, "chown", "-R", "vagrant:vagrant", "/home/vagrant/.ssh")
+    for key in (rootfs / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()
+    _chroot(rootfs, "systemctl", "enable", "systemd-networkd", "ssh-host-keys.service")
+    _chroot(rootfs, "systemctl", "disable", *DISABLED_UNITS)
+    # Empty machine-id: each VM makes its own, so DHCP client ids differ.
+    (rootfs / "etc/machine-id").write_text("")
+    (rootfs / "var/lib/dbus/machine-id").unlink(missing_ok=True)
+
+
+def _pack(rootfs, out_dir, target):
+    boot = rootfs / "boot"
+    shutil.copy(sorted(boot.glob("vmlinuz-*"))[-1], out_dir / "vmlinuz")
+    shutil.copy(sorted(boot.glob("initrd.img-*"))[-1], out_dir / "initrd.img")
+    raw = out_dir / "root.raw"
+    size_gb = 6
+    run(["mkfs.ext4", "-q", "-F", "-L", "root", "-d", str(rootfs), str(raw), f"{size_gb}G"])
+    run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(out_dir / "box.img")])
+    raw.unlink()
+    (out_dir / "metadata.json").write_text(json.dumps(
+        {"provider": "libvirt", "format": "qcow2", "virtual_size": size_gb}))
+    (out_dir / "Vagrantfile").write_text(BOX_VAGRANTFILE)
+    box = out_dir / "extagram-lab.box.partial"
+    with tarfile.open(box, "w") as tar:
+        for name in ("metadata.json", "Vagrantfile", "box.img", "vmlinuz", "initrd.img"):
+            tar.add(out_dir / name, arcname=name)
+    (out_dir / "box.img").unlink()
+    box.rename(target)
+
+
+def build():
+    """Build the box unless this recipe's box is already cached; return its path."""
+    if box_path().exists():
+        log(f"box {box_path().parent.name} is cached")
+        return box_path()
+    out_dir = box_path().parent
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    rootfs = out_dir / "rootfs"
+    log("building the Debian 12 box (debootstrap, once per recipe)")
+    run(["debootstrap", "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES),
+         "bookworm", str(rootfs), MIRROR])
+    _install_role_packages(rootfs)
+    _configure(rootfs)
+    _pack(rootfs, out_dir, box_path())
+    shutil.rmtree(rootfs)
+    log(f"box ready: {box_path()}")
+    return box_path()
+
+
+def add_to_vagrant(virsh):
+    """Register the cached box with Vagrant unless this very build is already there.
+
+    vagrant-libvirt keeps a copy of the box image in libvirt's pool under a
+    fixed name; the copy is dropped so that a rebuilt box is really used.
+    """
+    marker = pathlib.Path.home() / ".vagrant.d" / "boxes" / BOX_NAME.replace("/", "-VAGRANTSLASH-")
+    stamp = marker / f".extagram-{recipe_id()}"
+    if stamp.exists():
+        return
+    run(["vagrant", "box", "add", "--force", "--name", BOX_NAME, str(box_path())])
+    pool_prefix = BOX_NAME.replace("/", "-VAGRANTSLASH-")
+    for volume in virsh("vol-list", "--pool", "default", "--name").stdout.split():
+        if volume.startswith(pool_prefix):
+            virsh("vol-delete", "--pool", "default", volume)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.touch()

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""The Extagram lab: run the project's Vagrantfile on this machine.
+
+Seven libvirt VMs (QEMU; KVM when it really works, TCG otherwise) inside a
+network namespace of their own, from a Debian 12 box built here.
+Every verb is idempotent and safe after a crash.
+
+  lab.py up [--no-provision] [NODE...]   build box, start libvirt, vagrant up (+ site.yml)
+  lab.py provision                        re-run site.yml through Vagrant
+  lab.py status                           VMs, bridges, URL
+  lab.py ssh NODE [COMMAND...]            shell or command on a node
+  lab.py stop-service NODE UNIT | start-service NODE UNIT
+  lab.py halt NODE                        hard power-off (pulled plug)
+  lab.py start NODE                       power on and wait for SSH
+  lab.py destroy NODE...                  remove some VMs
+  lab.py down                             remove every VM, daemon, socket and the namespace
+  lab.py run COMMAND...                   run a command inside the lab namespace
+"""
+
+import argparse
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import yaml
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import accel  # noqa: E402
+import box  # noqa: E402
+import namespace  # noqa: E402
+from common import REPO, log, run  # noqa: E402
+
+INVENTORY = REPO / "inventory" / "vagrant" / "hosts.yml"
+SSH_KEY = pathlib.Path.home() / ".vagrant.d" / "insecure_private_key"
+CONSOLE_DIR = namespace.RUN_DIR / "console"
+DOMAIN_PREFIX = "extagram-"
+SSH_OPTIONS = ["-i", str(SSH_KEY), "-o", "StrictHostKeyChecking=no", "-o",
+               "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"]
+
+
+def inventory_hosts():
+    """Host name -> vars, read from the same file the Vagrantfile reads."""
+    found = {}
+
+    def walk(group):
+        for name, variables in (group.get("hosts") or {}).items():
+            found.setdefault(name, {}).update(variables or {})
+        for child in (group.get("children") or {}).values():
+            walk(child or {})
+
+    walk(yaml.safe_load(INVENTORY.read_text())["all"])
+    return dict(sorted(found.items()))
+
+
+def lab_env():
+    env = dict(os.environ)
+    env.update(
+        VAGRANT_DEFAULT_PROVIDER="libvirt",
+        EXTAGRAM_BOX=box.BOX_NAME,
+        EXTAGRAM_LIBVIRT_DRIVER=accel.libvirt_driver(box.kernel_path()),
+        EXTAGRAM_CONSOLE_DIR=str(CONSOLE_DIR),
+        ANSIBLE_HOST_KEY_CHECKING="False",
+    )
+    venv_bin = str(pathlib.Path(sys.executable).parent)
+    env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def in_lab(cmd, check=True):
+    return run(namespace.ns_prefix() + list(cmd), check=check, cwd=REPO, env=lab_env())
+
+
+def vagrant(*args, nodes=()):
+    """Run vagrant in the namespace; on failure show the consoles of the nodes involved."""
+    cmd = namespace.ns_prefix() + ["vagrant", *args, *nodes]
+    log("$ " + " ".join(cmd))
+    proc = subprocess.Popen(cmd, cwd=REPO, env=lab_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        log(line.rstrip())
+    if proc.wait() != 0:
+        for node in nodes or inventory_hosts():
+            console = CONSOLE_DIR / f"{node}.log"
+            if console.exists():
+                tail = console.read_text(errors="replace").splitlines()[-25:]
+                log(f"console of {node} (last lines):\n  " + "\n  ".join(tail))
+        sys.exit(f"lab: vagrant {args[0]} failed")
+
+
+def virsh(*args, check=False):
+    return subprocess.run(["virsh", "-q", *args], capture_output=True, text=True, check=check)
+
+
+def remove_stale_domains(nodes):
+    """Domains Vagrant no longer knows about (a crashed run) would block `vagrant up`."""
+    defined = virsh("list", "--all", "--name").stdout.split()
+    for node in nodes:
+        domain = DOMAIN_PREFIX + node
+        id_file = REPO / ".vagrant" / "machines" / node / "libvirt" / "id"
+        uuid = virsh("domuuid", domain).stdout.strip()
+        known = id_file.exists() and id_file.read_text().strip() == uuid
+        if domain in defined and not known:
+            log(f"removing stale domain {domain}")
+            virsh("destroy", domain)
+            virsh("undefine", domain, "--remove-all-storage")
+        if not known:
+            virsh("vol-delete", "--pool", "default", f"{domain}.img")
+
+
+def prepare_host():
+    namespace.up()
+    CONSOLE_DIR.mkdir(parents=True, exist_ok=True)
+    box.build()
+    box.add_to_vagrant(virsh)
+
+
+def cmd_up(args):
+    hosts = inventory_hosts()
+    nodes = args.nodes or list(hosts)
+    prepare_host()
+    remove_stale_domains(nodes)
+    started = time.monotonic()
+    vagrant("up", "--no-provision", nodes=nodes)
+    log(f"{len(nodes)} VM(s) up in {time.monotonic() - started:.0f}s")
+    if not args.no_provision:
+        cmd_provision(args)
+        print(f"Extagram is up: http://127.0.0.1:{namespace.HTTP_PORT}/")
+
+
+def cmd_provision(_args):
+    started = time.monotonic()
+    vagrant("provision", list(inventory_hosts())[-1])
+    log(f"site.yml done in {time.monotonic() - started:.0f}s")
+
+
+def cmd_status(_args):
+    vagrant("status")
+    print(virsh("list", "--all").stdout)
+    print(f"site: http://127.0.0.1:{namespace.HTTP_PORT}/ (bridged into namespace "
+          f"{namespace.NAMESPACE})")
+
+
+def ssh_cmd(node, command):
+    address = inventory_hosts()[node]["ansible_host"]
+    return namespace.ns_prefix() + ["ssh", *SSH_OPTIONS, f"vagrant@{address}", *command]
+
+
+def cmd_ssh(args):
+    os.execvp(ssh_cmd(args.node, args.command)[0], ssh_cmd(args.node, args.command))
+
+
+def cmd_service(args, action):
+    run(ssh_cmd(args.node, ["sudo", "systemctl", action, args.unit]))
+
+
+def cmd_halt(args):
+    run(["virsh", "destroy", DOMAIN_PREFIX + args.node])
+
+
+def cmd_start(args):
+    domain = DOMAIN_PREFIX + args.node
+    if "running" not in virsh("domstate", domain).stdout:
+        run(["virsh", "start", domain])
+    started = time.monotonic()
+    while subprocess.run(ssh_cmd(args.node, ["true"]), capture_output=True).returncode != 0:
+        if time.monotonic() - started > 900:
+            sys.exit(f"lab: {args.node} has no SSH after 900s")
+        time.sleep(3)
+    log(f"{args.node} answers SSH after {time.monotonic() - started:.0f}s")
+
+
+def cmd_destroy(args):
+    if namespace.exists():
+        vagrant("destroy", "-f", nodes=args.nodes)
+    remove_stale_domains(args.nodes)
+
+
+def cmd_down(_args):
+    nodes = list(inventory_hosts())
+    if namespace.exists() and subprocess.run(["pgrep", "-x", "libvirtd"]).returncode == 0:
+        vagrant("destroy", "-f")
+        remove_stale_domains(nodes)
+    namespace.down()
+
+
+def cmd_run(args):
+    sys.exit(in_lab(args.command, check=False).returncode)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    up = verbs.add_parser("up")
+    up.add_argument("--no-provision", action="store_true")
+    up.add_argument("nodes", nargs="*")
+    up.set_defaults(func=cmd_up)
+    verbs.add_parser("provision").set_defaults(func=cmd_provision)
+    verbs.add_parser("status").set_defaults(func=cmd_status)
+    ssh = verbs.add_parser("ssh")
+    ssh.add_argument("node")
+    ssh.add_argument("command", nargs=argparse.REMAINDER)
+    ssh.set_defaults(func=cmd_ssh)
+    for verb, action in (("stop-service", "stop"), ("start-service", "start")):
+        service = verbs.add_parser(verb)
+        service.add_argument("node")
+        service.add_argument("unit")
+        service.set_defaults(func=lambda args, action=action: cmd_service(args, action))
+    for verb, func in (("halt", cmd_halt), ("start", cmd_start)):
+        single = verbs.add_parser(verb)
+        single.add_argument("node")
+        single.set_defaults(func=func)
+    destroy = verbs.add_parser("destroy")
+    destroy.add_argument("nodes", nargs="+")
+    destroy.set_defaults(func=cmd_destroy)
+    verbs.add_parser("down").set_defaults(func=cmd_down)
+    run_parser = verbs.add_parser("run")
+    run_parser.add_argument("command", nargs=argparse.REMAINDER)
+    run_parser.set_defaults(func=cmd_run)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("lab: needs root (network namespace, libvirt)")
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The lab's network namespace and the daemons that live in it.
+
+libvirtd runs inside the namespace, so its bridges (192.168.121.0/24 for
+management, 192.168.56.0/24 private) and dnsmasq never appear in the
+machine's main namespace. Two unix-socket bridges cross the boundary: guests
+reach the apt proxy, and 127.0.0.1:<port> on the machine reaches S1:80.
+"""
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+from common import CACHE_DIR, REPO, log, run
+
+NAMESPACE = "extagram-lab"
+RUN_DIR = pathlib.Path("/run/extagram-lab")
+APT_SOCKET = RUN_DIR / "apt-proxy.sock"
+HTTP_SOCKET = RUN_DIR / "s1-http.sock"
+HTTP_PORT = int(os.environ.get("EXTAGRAM_LAB_HTTP_PORT", "8080"))
+BALANCER = "192.168.56.11"
+QEMU_CONF = pathlib.Path("/etc/libvirt/qemu.conf")
+QEMU_SETTINGS = {  # what libvirt's qemu driver needs without systemd or cgroups
+    "user": '"root"', "group": '"root"', "dynamic_ownership": "0",
+    "security_driver": '"none"', "cgroup_controllers": "[ ]",
+}
+
+
+def ns_prefix():
+    return [] if inside() else ["ip", "netns", "exec", NAMESPACE]
+
+
+def inside():
+    """True when this process already runs in the lab namespace."""
+    out = subprocess.run(["ip", "netns", "identify", str(os.getpid())],
+                         capture_output=True, text=True).stdout.split()
+    return NAMESPACE in out
+
+
+def exists():
+    return NAMESPACE in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                       text=True).stdout.split()
+
+
+def _pid_alive(pidfile):
+    try:
+        pid = int(pidfile.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def _spawn(name, cmd, in_namespace):
+    """Start a background helper once; a pid file makes re-runs idempotent."""
+    pidfile = RUN_DIR / f"{name}.pid"
+    if _pid_alive(pidfile):
+        return
+    prefix = ns_prefix() if in_namespace else []
+    logfile = (RUN_DIR / f"{name}.log").open("ab")
+    proc = subprocess.Popen(prefix + [str(part) for part in cmd], stdout=logfile,
+                            stderr=logfile, stdin=subprocess.DEVNULL, start_new_session=True)
+    pidfile.write_text(str(proc.pid))
+    log(f"started {name} (pid {proc.pid})")
+
+
+def _stop(name):
+    pidfile = RUN_DIR / f"{name}.pid"
+    pid = _pid_alive(pidfile)
+    if pid:
+        os.killpg(pid, signal.SIGTERM)
+    pidfile.unlink(missing_ok=True)
+
+
+def _configure_qemu():
+    text = QEMU_CONF.read_text()
+    lines = [line for line in text.splitlines()
+             if line.split("=")[0].strip() not in QEMU_SETTINGS]
+    lines += [f"{key} = {value}" for key, value in QEMU_SETTINGS.items()]
+    new = "\n".join(lines) + "\n"
+    if new != text:
+        QEMU_CONF.write_text(new)
+        return True
+    return False
+
+
+def _daemon_running(name):
+    """pid of a running daemon and whether it lives in the lab namespace."""
+    found = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout.split()
+    for pid in found:
+        where = subprocess.run(["ip", "netns", "identify", pid], capture_output=True,
+                               text=True).stdout.split()
+        return int(pid), NAMESPACE in where
+    return None, False
+
+
+def _ensure_daemon(name, args, restart):
+    pid, ours = _daemon_running(name)
+    if pid and (not ours or restart):
+        log(f"restarting {name} (pid {pid}) inside the lab namespace")
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            if _daemon_running(name)[0] is None:
+                break
+            time.sleep(0.2)
+        pid = None
+    if pid is None:
+        run(ns_prefix() + [name, *args])
+
+
+def _wait_for_socket(path, seconds=30):
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            sys.exit(f"lab: {path} did not appear")
+        time.sleep(0.2)
+
+
+def up():
+    """Namespace, libvirt, apt proxy and the S1 port; safe to repeat."""
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    if not exists():
+        run(["ip", "netns", "add", NAMESPACE])
+    run(["ip", "-n", NAMESPACE, "link", "set", "lo", "up"])
+    changed = _configure_qemu()
+    _ensure_daemon("virtlogd", ["-d"], restart=False)
+    _ensure_daemon("libvirtd", ["-d"], restart=changed)
+    _wait_for_socket(pathlib.Path("/run/libvirt/libvirt-sock"))
+    _spawn("apt-proxy", [sys.executable, REPO / "tests/lab/apt_proxy.py", APT_SOCKET,
+                         CACHE_DIR / "apt"], in_namespace=False)
+    _spawn("apt-bridge", ["socat", "TCP-LISTEN:3142,fork,reuseaddr",
+                          f"UNIX-CONNECT:{APT_SOCKET}"], in_namespace=True)
+    _spawn("s1-bridge", ["socat", f"UNIX-LISTEN:{HTTP_SOCKET},fork,unlink-early",
+                         f"TCP:{BALANCER}:80,connect-timeout=5"], in_namespace=True)
+    _spawn("s1-port", ["socat", f"TCP-LISTEN:{HTTP_PORT},bind=127.0.0.1,fork,reuseaddr",
+                       f"UNIX-CONNECT:{HTTP_SOCKET}"], in_namespace=False)
+
+
+def down():
+    for name in ("s1-port", "s1-bridge", "apt-bridge", "apt-proxy"):
+        _stop(name)
+    for daemon in ("libvirtd", "virtlogd"):
+        pid, ours = _daemon_running(daemon)
+        if pid and ours:
+            os.kill(pid, signal.SIGTERM)
+    if exists():
+        run(["ip", "netns", "delete", NAMESPACE])
+    for path in (APT_SOCKET, HTTP_SOCKET):
+        path.unlink(missing_ok=True)
