@@ -49,6 +49,8 @@ GUEST_FILES = {
         "deb http://deb.debian.org/debian-security bookworm-security main\n",
     "etc/fstab": "/dev/vda / ext4 defaults,noatime 0 1\n",
     "etc/hostname": "bookworm-lab\n",
+    # sudo looks its own host name up; with no DNS in the lab that lookup would stall every become.
+    "etc/hosts": "127.0.0.1 localhost\n127.0.1.1 bookworm-lab\n",
     "etc/sudoers.d/vagrant": "vagrant ALL=(ALL) NOPASSWD: ALL\n",
     # Every VM is a copy of one image: host keys are made on first boot, not shared.
     "etc/systemd/system/ssh-host-keys.service":

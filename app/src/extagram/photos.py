@@ -10,8 +10,12 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Accepted Pillow formats -> (file extension, MIME type). MPO is how Pillow reports the
-# multi-picture JPEGs some cameras write; it is re-encoded as a plain JPEG.
+from extagram.errors import Rejected
+
+# Decoders Pillow may try; anything else is refused without being parsed.
+_OPENERS = ["JPEG", "PNG", "GIF", "WEBP"]
+# Detected format -> (file extension, MIME type). The JPEG decoder reports the multi-picture
+# JPEGs some cameras write as MPO; they are re-encoded as plain JPEGs.
 _FORMATS = {
     "JPEG": ("jpg", "image/jpeg"),
     "MPO": ("jpg", "image/jpeg"),
@@ -28,13 +32,6 @@ MAX_PIXELS = 40_000_000
 # Pillow refuses images over twice this and warns over it; the warning is turned into an error
 # below and the pixel count is also checked explicitly, so nothing larger is ever decoded.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-
-
-class PhotoRejected(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -57,22 +54,22 @@ def process_photo(raw: bytes) -> ProcessedPhoto:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(raw), formats=list(_FORMATS)) as image:
+            with Image.open(io.BytesIO(raw), formats=_OPENERS) as image:
                 if image.width * image.height > MAX_PIXELS:
                     raise Image.DecompressionBombError("too many pixels")
                 extension, mime_type = _FORMATS[image.format]
                 image.load()
                 data = _reencode(image, extension)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PhotoRejected(
+        raise Rejected(
             413, f"The photo has too many pixels (at most {MAX_PIXELS:,} are accepted)."
         ) from None
     except UnidentifiedImageError:
-        raise PhotoRejected(
+        raise Rejected(
             415, "This file is not a supported image. Please choose a JPEG, PNG, GIF or WebP photo."
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError):
-        raise PhotoRejected(
+        raise Rejected(
             415, "This image is damaged or truncated. Please choose another photo."
         ) from None
     return ProcessedPhoto(data, mime_type, extension)
@@ -94,6 +91,7 @@ def _reencode(image: Image.Image, extension: str) -> bytes:
 
 
 def _encodable(image: Image.Image, extension: str) -> Image.Image:
+    """Convert to a pixel mode the target format can store (e.g. CMYK JPEG -> RGB)."""
     allowed = {
         "jpg": ("L", "RGB"),
         "png": ("1", "L", "LA", "P", "RGB", "RGBA"),
@@ -102,9 +100,9 @@ def _encodable(image: Image.Image, extension: str) -> Image.Image:
     }[extension]
     if image.mode in allowed:
         return image
-    has_alpha = "A" in image.mode or "transparency" in image.info
     if extension == "gif":
         return image.convert("P")
     if extension == "jpg":
         return image.convert("RGB")
+    has_alpha = "A" in image.mode or "transparency" in image.info
     return image.convert("RGBA" if has_alpha else "RGB")

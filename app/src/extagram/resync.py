@@ -24,12 +24,13 @@ class ResyncReport:
                 f"failed {self.failed}")
 
 
-def resync_photos(connection: Connection, uploads_dir: str, write_timeout: float) -> ResyncReport:
+def resync_photos(connection: Connection, uploads_dir: str, write_timeout: float,
+                  batch_size: int = NAMES_PER_BATCH) -> ResyncReport:
     # Names are walked in batches and each missing photo's bytes are fetched alone,
     # so memory stays bounded by one photo whatever the table size.
     report = ResyncReport()
     last_name = ""
-    while names := store.photo_names_after(connection, last_name, NAMES_PER_BATCH):
+    while names := store.photo_names_after(connection, last_name, batch_size):
         last_name = names[-1]
         for name in names:
             if os.path.exists(os.path.join(uploads_dir, name)):

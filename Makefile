@@ -1,0 +1,61 @@
+# Extagram: the two commands are `make up` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+PY := $(VENV)/bin/python
+LAB := $(PY) tests/lab/lab.py
+COLLECTIONS := .ansible/collections
+HOST_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 \
+	qemu-utils debootstrap mariadb-server mariadb-client nginx-light wrk socat dnsmasq-base \
+	iproute2 iptables e2fsprogs openssh-client python3-venv
+
+.PHONY: up down status test lint test-app test-lab test-failover bench dev host-deps venv
+
+up: host-deps venv ## Seven VMs, provisioned by site.yml; prints the URL
+	$(LAB) up
+
+down: ## Remove every VM, the namespace and the lab daemons
+	$(LAB) down
+
+status:
+	$(LAB) status
+
+test: host-deps venv lint test-app test-lab ## The whole suite, as CI runs it
+
+lint: venv
+	$(VENV)/bin/yamllint -s .
+	$(VENV)/bin/ansible-lint --profile production
+	$(PY) -m compileall -q app/src tests
+
+test-app: host-deps venv
+	$(VENV)/bin/pytest -q tests/app
+
+test-lab: host-deps venv
+	$(LAB) run $(VENV)/bin/python tests/lab/test_suite.py
+
+bench: host-deps venv
+	$(PY) tests/bench/feed_bench.py
+
+dev: host-deps venv ## The app on http://127.0.0.1:5000 against a private MariaDB
+	$(PY) tests/app/dev_server.py
+
+# Debian packages the lab, the app tests and the benchmark need; apt runs only when one is missing.
+host-deps:
+	@missing=""; for p in $(HOST_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed $(COLLECTIONS)/.installed
+
+$(VENV)/.installed: requirements.txt app/pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt -e 'app[test]'
+	touch $@
+
+$(COLLECTIONS)/.installed: requirements.yml $(VENV)/.installed
+	$(VENV)/bin/ansible-galaxy collection install -r requirements.yml -p $(COLLECTIONS)
+	touch $@

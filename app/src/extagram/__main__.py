@@ -1,0 +1,3 @@
+from extagram.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""Flask application factory."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+
+from extagram import db
+from extagram.config import load_config
+from extagram.views import error_pages, feed, health, media, upload
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+_BLUEPRINTS_BY_MODE = {
+    "feed": (feed.bp, media.bp, health.bp),
+    "upload": (upload.bp, health.bp),
+    "all": (feed.bp, media.bp, upload.bp, health.bp),
+}
+
+# Room for the text field and the multipart framing on top of the photo itself.
+_FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
+    config = load_config(config_overrides)
+    config.require("mode", "db_user")
+    if config.mode != "feed":
+        config.require("uploads_dir")
+
+    # Only development (mode "all") serves /static; deployed nodes get it from the assets node.
+    app = Flask(
+        "extagram",
+        static_folder=str(STATIC_DIR) if config.mode == "all" else None,
+        static_url_path="/static",
+    )
+    app.config.update(
+        EXTAGRAM=config,
+        MAX_CONTENT_LENGTH=config.max_upload_bytes + 4 * config.max_text_length
+        + _FORM_OVERHEAD_BYTES,
+    )
+    db.init_app(app)
+    error_pages.register_error_handlers(app)
+    for blueprint in _BLUEPRINTS_BY_MODE[config.mode]:
+        app.register_blueprint(blueprint)
+
+    served_by = socket.gethostname()
+    asset_version = _asset_version()
+
+    @app.context_processor
+    def template_globals() -> dict[str, str]:
+        return {"asset_version": asset_version}
+
+    @app.after_request
+    def common_headers(response: Response) -> Response:
+        response.headers["X-Served-By"] = served_by
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    return app
+
+
+def _asset_version() -> str:
+    """Short hash of the static files, appended to their URLs to bust caches on deploy."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC_DIR.iterdir()):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]

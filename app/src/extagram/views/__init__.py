@@ -1,0 +1,1 @@
+"""HTTP layer: one blueprint per role of a node, plus shared error pages."""

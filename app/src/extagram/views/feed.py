@@ -1,0 +1,55 @@
+"""The feed page and its JSON twin used for live updates."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+
+from extagram import store
+from extagram.db import get_db
+from extagram.errors import Rejected
+
+bp = Blueprint("feed", __name__)
+
+_POST_ID = re.compile(r"[0-9]{1,18}")
+
+
+@bp.get("/")
+@bp.get("/extagram.php")
+def index():
+    config = current_app.config["EXTAGRAM"]
+    before = _post_id_param("before")
+    posts, has_older = store.newest_posts(get_db(), config.page_size, before)
+    return render_template(
+        "index.html",
+        posts=posts,
+        older_before=posts[-1].id if has_older else None,
+        # Live updates only make sense on the first page; older pages are a fixed window.
+        live=before is None,
+        latest_id=posts[0].id if posts else 0,
+        max_text_length=config.max_text_length,
+    )
+
+
+@bp.get("/api/posts")
+def api_posts():
+    page_size = current_app.config["EXTAGRAM"].page_size
+    after = _post_id_param("after")
+    before = _post_id_param("before")
+    if after is not None and before is not None:
+        raise Rejected(400, "Use either after or before, not both.")
+    if after is not None:
+        posts, has_more = store.posts_after(get_db(), after, page_size)
+    else:
+        posts, has_more = store.newest_posts(get_db(), page_size, before)
+    return jsonify(posts=[post.as_json() for post in posts], has_more=has_more)
+
+
+def _post_id_param(name: str) -> int | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if not _POST_ID.fullmatch(value):
+        raise Rejected(400, f"{name} must be a post id (a whole number).")
+    return int(value)

@@ -1,0 +1,54 @@
+"""Publishing: validate, re-encode, store in one transaction, then copy the photo to disk."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, request
+from werkzeug.datastructures import FileStorage
+
+from extagram import photos, store
+from extagram.db import get_db
+from extagram.errors import Rejected, upload_too_large_message
+from extagram.photo_files import write_photo_file
+
+bp = Blueprint("upload", __name__)
+
+
+@bp.post("/upload")
+@bp.post("/upload.php")
+def publish():
+    config = current_app.config["EXTAGRAM"]
+    text = _validated_text(request.form.get("post"), config.max_text_length)
+    photo = _processed_photo(request.files.get("photo"), config.max_upload_bytes)
+    photo_name = photos.new_photo_name(photo.extension) if photo else None
+    stored = store.Photo(photo.mime_type, photo.data) if photo else None
+    store.publish_post(get_db(), text, photo_name, stored)
+    if photo:
+        # Only after COMMIT, so a failed transaction can never leave an orphan file.
+        write_photo_file(config.uploads_dir, photo_name, photo.data, config.uploads_write_timeout)
+    return redirect("/", code=303)
+
+
+def _validated_text(raw: str | None, max_length: int) -> str:
+    text = (raw or "").strip()
+    if not text:
+        raise Rejected(400, "Please write some text for your post.")
+    if len(text) > max_length:
+        raise Rejected(
+            400, f"The text is too long: at most {max_length} characters, you sent {len(text)}."
+        )
+    return text
+
+
+def _processed_photo(upload: FileStorage | None, max_bytes: int) -> photos.ProcessedPhoto | None:
+    if upload is None:
+        return None
+    raw = upload.read(max_bytes + 1)
+    if not raw:
+        return None  # browsers send an empty file part when no photo was chosen
+    if len(raw) > max_bytes:
+        raise Rejected(413, upload_too_large_message(max_bytes))
+    photo = photos.process_photo(raw)
+    # Re-encoding can enlarge a tiny, heavily compressed file; the stored copy keeps the cap.
+    if len(photo.data) > max_bytes:
+        raise Rejected(413, upload_too_large_message(max_bytes))
+    return photo

@@ -1,0 +1,70 @@
+"""Helpers shared by the app tests (kept out of conftest.py so tests can import them)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import mariadb_server
+from extagram.migrations import available_migrations
+
+# Which account each mode uses, as on the deployed nodes ("all" needs INSERT).
+ACCOUNT_FOR_MODE = {"feed": "feed", "upload": "upload", "all": "upload"}
+
+
+@dataclass
+class Database:
+    server: mariadb_server.MariaDBServer
+    accounts: dict[str, mariadb_server.Account]
+    first_migration_output: str
+
+    def settings(self, role: str, **extra) -> dict:
+        return mariadb_server.app_settings(self.server, self.accounts[role], **extra)
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        with (self.server.root_connection(mariadb_server.DB_NAME) as connection,
+              connection.cursor() as cursor):
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+
+    def count(self, table: str) -> int:
+        return self.query(f"SELECT COUNT(*) FROM {table}")[0][0]
+
+    def posts(self) -> list[tuple]:
+        """(id, post, photourl) rows, newest first."""
+        return self.query("SELECT id, post, photourl FROM posts ORDER BY id DESC")
+
+    def photos(self) -> dict[str, tuple[str, bytes]]:
+        """name -> (mime_type, data)."""
+        return {name: (mime, data) for name, mime, data
+                in self.query("SELECT name, mime_type, data FROM photos")}
+
+    def add_posts(self, count: int, text: str = "post {}") -> list[int]:
+        """Insert posts straight into the table (fast setup); returns their ids, oldest first."""
+        with (self.server.root_connection(mariadb_server.DB_NAME) as connection,
+              connection.cursor() as cursor):
+            cursor.executemany("INSERT INTO posts (post) VALUES (%s)",
+                               [(text.format(number),) for number in range(1, count + 1)])
+            cursor.execute("SELECT id FROM posts ORDER BY id")
+            return [row[0] for row in cursor.fetchall()]
+
+
+def publish(client, text: str | None = "hello", photo: bytes | None = None,
+            filename: str = "photo.jpg", content_type: str = "image/jpeg", path: str = "/upload"):
+    data = {}
+    if text is not None:
+        data["post"] = text
+    if photo is not None:
+        data["photo"] = (io.BytesIO(photo), filename, content_type)
+    return client.post(path, data=data, content_type="multipart/form-data")
+
+
+def assert_nothing_stored(db: Database, uploads_dir: Path) -> None:
+    assert db.count("posts") == 0
+    assert db.count("photos") == 0
+    assert list(uploads_dir.iterdir()) == []
+
+
+def expected_migration_count() -> int:
+    return len(available_migrations())

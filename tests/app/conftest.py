@@ -1,0 +1,61 @@
+"""Fixtures: one real private MariaDB per test session, clean tables for every test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import mariadb_server
+from app_helpers import ACCOUNT_FOR_MODE, Database
+from extagram import create_app
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment():
+    """Ignore the machine's /etc/extagram/extagram.toml and EXTAGRAM_* variables."""
+    saved = dict(os.environ)
+    for key in [key for key in os.environ if key.startswith("EXTAGRAM_")]:
+        del os.environ[key]
+    os.environ["EXTAGRAM_CONFIG"] = os.devnull
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def mariadb():
+    with mariadb_server.MariaDBServer() as server:
+        accounts = mariadb_server.provision(server)
+        output = mariadb_server.migrate(server, accounts)
+        yield Database(server, accounts, output)
+
+
+@pytest.fixture
+def db(mariadb: Database) -> Database:
+    mariadb.query("TRUNCATE TABLE posts")
+    mariadb.query("TRUNCATE TABLE photos")
+    return mariadb
+
+
+@pytest.fixture
+def uploads_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "photos"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def make_app(db: Database, uploads_dir: Path):
+    def factory(mode: str = "all", **overrides):
+        settings = db.settings(ACCOUNT_FOR_MODE[mode], mode=mode, uploads_dir=str(uploads_dir))
+        settings.update(overrides)
+        return create_app(settings)
+
+    return factory
+
+
+@pytest.fixture
+def client(make_app):
+    return make_app().test_client()

@@ -1,0 +1,68 @@
+"""Runs the app under a real Gunicorn on a free loopback port (tests and benchmark)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from mariadb_server import free_port
+
+START_TIMEOUT_SECONDS = 20
+
+
+class GunicornServer:
+    def __init__(self, env: dict[str, str], workers: int = 2, threads: int = 4) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._command = [
+            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+            "--timeout", "30", "--graceful-timeout", "5", "--log-level", "warning",
+            "extagram:create_app()",
+        ]
+        self._env = env
+        self._process: subprocess.Popen | None = None
+        # A file, not a pipe: a pipe nobody reads would block Gunicorn once it fills up.
+        self._log = tempfile.TemporaryFile()
+
+    def log(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def __enter__(self) -> GunicornServer:
+        self._process = subprocess.Popen(self._command, env=self._env, start_new_session=True,
+                                         stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            self._wait_until_healthy()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not become healthy in time:\n{self.log()}")
+
+    def __exit__(self, *_exc) -> None:
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._log.close()
