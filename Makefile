@@ -4,7 +4,6 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 LAB := $(PY) tests/lab/lab.py
-COLLECTIONS := .ansible/collections
 HOST_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 \
 	qemu-utils debootstrap mariadb-server mariadb-client nginx-light wrk socat dnsmasq-base \
 	iproute2 iptables e2fsprogs openssh-client python3-venv
@@ -48,14 +47,11 @@ host-deps:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-venv: $(VENV)/.installed $(COLLECTIONS)/.installed
+# Collections come with the pinned `ansible` bundle from PyPI (Galaxy is not reachable from CI).
+venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt app/pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt -e 'app[test]'
-	touch $@
-
-$(COLLECTIONS)/.installed: requirements.yml $(VENV)/.installed
-	$(VENV)/bin/ansible-galaxy collection install -r requirements.yml -p $(COLLECTIONS)
 	touch $@

@@ -64,9 +64,20 @@ def lab_env():
         EXTAGRAM_CONSOLE_DIR=str(CONSOLE_DIR),
         ANSIBLE_HOST_KEY_CHECKING="False",
     )
+    env.update(mitogen_env())
     venv_bin = str(pathlib.Path(sys.executable).parent)
     env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
     return env
+
+
+def mitogen_env():
+    """Mitogen keeps one Python per node instead of one per task: ~6x faster under TCG."""
+    try:
+        import ansible_mitogen
+    except ImportError:
+        return {}
+    plugins = pathlib.Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+    return {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"}
 
 
 def in_lab(cmd, check=True):

@@ -1,0 +1,132 @@
+"""Role extagram_app on the feed and upload nodes.
+
+Runs in roles/extagram_app's scenario (s2 feed, s4 upload) and in tests/topology.
+"""
+
+import json
+import os
+
+import testinfra.utils.ansible_runner
+
+RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(
+    os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+)
+testinfra_hosts = sorted(set(RUNNER.get_hosts("feed")) | set(RUNNER.get_hosts("upload")))
+VENV = "/opt/extagram/venv"
+CONFIG = "/etc/extagram/extagram.toml"
+EXPORT = "/srv/extagram/export"
+
+
+def mode(host):
+    return "upload" if "upload" in host.ansible.get_variables()["group_names"] else "feed"
+
+
+def address(host):
+    return host.ansible.get_variables()["ansible_host"]
+
+
+def fetch(host, path, *options):
+    out = host.check_output(f"curl -sS --max-time 20 -D - {' '.join(options)} http://{address(host)}:8000{path}")
+    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
+    return int(head.split()[1]), head.lower(), body
+
+
+def test_system_user_with_fixed_ids(host):
+    user = host.user("extagram")
+    assert user.uid == 950 and user.gid == 950
+    assert user.shell == "/usr/sbin/nologin"
+
+
+def test_installed_from_the_wheelhouse_into_a_root_owned_venv(host):
+    assert host.package("python3-venv").is_installed
+    assert host.file(f"{VENV}/bin/gunicorn").user == "root"
+    manifest = host.file("/opt/extagram/wheelhouse/MANIFEST").content_string.split()
+    wheels = manifest[1::2]
+    assert any(name.startswith("extagram-") for name in wheels)
+    for name in wheels:
+        assert host.file(f"/opt/extagram/wheelhouse/{name}").exists
+    assert host.file(f"{VENV}/.wheelhouse-manifest").content_string.split() == manifest
+    host.run_expect([0], f"{VENV}/bin/python -c 'import extagram, gunicorn, pymysql, PIL'")
+
+
+def test_config_is_private_and_matches_the_mode(host):
+    conf = host.file(CONFIG)
+    assert conf.user == "root" and conf.group == "extagram" and conf.mode == 0o640
+    assert host.file("/etc/extagram").mode == 0o750
+    settings = json.loads(host.check_output(
+        f"python3 -c 'import json, tomllib; print(json.dumps(tomllib.load(open(\"{CONFIG}\", \"rb\"))))'"
+    ))
+    database = RUNNER.get_variables(RUNNER.get_hosts("database")[0])["ansible_host"]
+    assert settings["mode"] == mode(host)
+    assert settings["db_host"] == database
+    assert settings["db_user"] == f"extagram_{mode(host)}"
+    assert settings["db_password"]
+    if mode(host) == "upload":
+        assert settings["uploads_dir"] == f"{EXPORT}/photos"
+    else:
+        assert "uploads_dir" not in settings
+
+
+def test_service_is_hardened_and_running(host):
+    service = host.service("extagram")
+    assert service.is_enabled
+    assert service.is_running
+    props = dict(
+        line.split("=", 1)
+        for line in host.check_output(
+            "systemctl show extagram -p User -p Restart -p NoNewPrivileges -p ProtectSystem "
+            "-p ProtectHome -p PrivateTmp -p ReadWritePaths -p Type"
+        ).splitlines()
+    )
+    assert props["User"] == "extagram"
+    assert props["Restart"] == "on-failure"
+    assert props["NoNewPrivileges"] == "yes"
+    assert props["ProtectSystem"] == "strict"
+    assert props["ProtectHome"] == "yes"
+    assert props["PrivateTmp"] == "yes"
+    assert props["Type"] == "notify"
+    if mode(host) == "upload":
+        assert props["ReadWritePaths"] == f"{EXPORT}/photos"
+    else:
+        assert props["ReadWritePaths"] == ""
+
+
+def test_gunicorn_listens_on_the_private_address_only(host):
+    assert host.socket(f"tcp://{address(host)}:8000").is_listening
+    assert not host.socket("tcp://0.0.0.0:8000").is_listening
+    workers = int(host.check_output("nproc")) * 2 + 1
+    # master + workers
+    assert int(host.check_output("pgrep -u extagram -c -f 'bin/gunicorn'")) == workers + 1
+
+
+def test_health_and_served_by(host):
+    status, headers, body = fetch(host, "/healthz")
+    assert status == 200, body
+    assert json.loads(body)["status"] == "ok"
+    assert f"x-served-by: {host.check_output('hostname')}" in headers
+
+
+def test_routes_follow_the_mode(host):
+    if mode(host) == "feed":
+        assert fetch(host, "/")[0] == 200
+        assert fetch(host, "/api/posts")[0] == 200
+        assert fetch(host, "/upload.php", "-F post=nope")[0] == 404
+    else:
+        assert fetch(host, "/")[0] == 404
+        assert fetch(host, "/upload.php", "-F 'post=posted by testinfra'")[0] == 303
+
+
+def test_upload_node_publishes_static_files(host):
+    if mode(host) != "upload":
+        assert not host.file(f"{EXPORT}/static").exists
+        return
+    package = host.check_output(
+        f"{VENV}/bin/python -c 'import importlib.util, os; "
+        "print(os.path.dirname(importlib.util.find_spec(\"extagram\").origin))'"
+    )
+    for name in ("style.css", "extagram.js", "preview.svg"):
+        published = host.file(f"{EXPORT}/static/{name}")
+        assert published.user == "root" and published.mode == 0o644
+        assert published.sha256sum == host.file(f"{package}/static/{name}").sha256sum
+    photos = host.file(f"{EXPORT}/photos")
+    assert photos.user == "extagram" and photos.mode == 0o755

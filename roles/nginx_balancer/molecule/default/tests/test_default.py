@@ -1,0 +1,124 @@
+"""Role nginx_balancer on S1: routing config, headers, limits, friendly error pages, stub_status.
+
+Runs in roles/nginx_balancer's scenario (no upstream node running: the friendly 503 page is
+checked there) and in tests/topology (every upstream up; end-to-end checks live in
+tests/topology/molecule/default/tests/test_topology.py).
+"""
+
+import os
+
+import pytest
+import testinfra.utils.ansible_runner
+
+RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(
+    os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+)
+testinfra_hosts = RUNNER.get_hosts("balancer")
+CONF = "/etc/nginx/conf.d/extagram-balancer.conf"
+# In the role's own scenario the upload group is empty: the upstreams are addresses only.
+UPSTREAMS_RUNNING = bool(RUNNER.get_hosts("upload"))
+
+
+def fetch(host, path, *options, address="127.0.0.1"):
+    """(status, lower-cased headers, body) of a request to the balancer."""
+    out = host.check_output(f"curl -sS --max-time 30 -D - {' '.join(options)} http://{address}{path}")
+    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
+    return int(head.split()[1]), head.lower(), body
+
+
+def servers(host, variable, group):
+    variables = host.ansible.get_variables()
+    if variable in variables:
+        return variables[variable]
+    return [RUNNER.get_variables(name)["ansible_host"] for name in RUNNER.get_hosts(group)]
+
+
+def test_nginx_runs_with_a_valid_config(host):
+    service = host.service("nginx")
+    assert service.is_enabled
+    assert service.is_running
+    assert host.socket("tcp://0.0.0.0:80").is_listening
+    assert not host.file("/etc/nginx/sites-enabled/default").exists
+    host.run_expect([0], "nginx -t")
+    host.run_expect([0], f"/usr/local/sbin/nginx-check-snippet {CONF}")
+
+
+def test_upstreams_follow_the_inventory(host):
+    conf = host.file(CONF).content_string
+    for address in servers(host, "nginx_balancer_feed_servers", "feed"):
+        assert f"server {address}:8000 max_fails=" in conf
+    for address in servers(host, "nginx_balancer_upload_servers", "upload"):
+        assert f"server {address}:8000 max_fails=" in conf
+    media = servers(host, "nginx_balancer_media_servers", "media")
+    assets = servers(host, "nginx_balancer_assets_servers", "assets")
+    storage = conf.split("upstream extagram_storage {")[1].split("}")[0]
+    static = conf.split("upstream extagram_static {")[1].split("}")[0]
+    for address in media:
+        assert f"server {address}:80 " in storage and f"{address}:80 max_fails=2 fail_timeout=10s backup" in static
+    for address in assets:
+        assert f"server {address}:80 " in static and f"{address}:80 max_fails=2 fail_timeout=10s backup" in storage
+    for upstream in ("extagram_feed", "extagram_upload", "extagram_storage", "extagram_static"):
+        block = conf.split(f"upstream {upstream} {{")[1].split("}")[0]
+        assert f"zone {upstream} " in block and "keepalive " in block
+    assert 'proxy_set_header Connection "";' in conf
+    assert "proxy_http_version 1.1;" in conf
+    assert "non_idempotent" not in conf
+
+
+def test_security_headers(host):
+    _status, headers, _body = fetch(host, "/")
+    assert "x-content-type-options: nosniff" in headers
+    assert "content-security-policy: default-src 'self'; img-src 'self' blob: data:;" in headers
+    assert "frame-ancestors 'none'" in headers
+    assert "referrer-policy: strict-origin-when-cross-origin" in headers
+    assert "x-xss-protection: 1" not in headers
+    assert "server: nginx\n" in headers + "\n"  # no version
+
+
+def test_stub_status_is_local_only(host):
+    status, _headers, body = fetch(host, "/nginx_status")
+    assert status == 200 and "Active connections" in body
+    address = host.ansible.get_variables()["ansible_host"]
+    status, _headers, _body = fetch(host, "/nginx_status", address=address)
+    assert status == 403
+
+
+def test_too_large_upload_gets_the_friendly_413_page(host):
+    host.run_expect([0], "head -c 12582912 /dev/zero > /tmp/extagram-too-large.bin")
+    try:
+        status, _headers, body = fetch(
+            host, "/upload.php", "-H 'Expect:'", "-F post=big", "-F photo=@/tmp/extagram-too-large.bin"
+        )
+    finally:
+        host.run("rm -f /tmp/extagram-too-large.bin")
+    assert status == 413
+    assert "too large" in body
+
+
+def test_uploads_are_rate_limited_and_reads_are_not(host):
+    codes = host.check_output(
+        "seq 120 | xargs -P 120 -I{} curl -s -o /dev/null -w '%{http_code}\\n' --max-time 20 "
+        "-X POST -F post= http://127.0.0.1/upload.php"
+    ).split()
+    assert "429" in codes
+    codes = host.check_output(
+        "seq 120 | xargs -P 120 -I{} curl -s -o /dev/null -w '%{http_code}\\n' --max-time 20 "
+        "http://127.0.0.1/healthz"
+    ).split()
+    assert "429" not in codes
+    host.run("sleep 6")  # let the bucket refill for later tests
+
+
+def test_access_log_has_upstream_timings(host):
+    fetch(host, "/healthz")
+    last = host.check_output("tail -n 1 /var/log/nginx/extagram-balancer.access.log")
+    for field in ("rt=", "ua=", "us=", "urt="):
+        assert field in last
+
+
+@pytest.mark.skipif(UPSTREAMS_RUNNING, reason="needs the upload node down (role scenario)")
+def test_upload_node_down_gives_the_friendly_503_page(host):
+    status, headers, body = fetch(host, "/upload.php", "-F post=hello")
+    assert status == 503
+    assert "text/html" in headers
+    assert "temporarily unavailable" in body

@@ -1,0 +1,136 @@
+"""End to end through S1, inside the lab: the topology of docs/design.md at work.
+
+Requests are made with curl on the balancer node itself (to its private address), so the
+traffic stays inside the lab network. The role tests (roles/*/molecule/default/tests) run in
+the same verify step.
+"""
+
+import json
+import os
+import shlex
+import time
+import uuid
+
+import pytest
+import testinfra.utils.ansible_runner
+
+RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(
+    os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+)
+testinfra_hosts = RUNNER.get_hosts("balancer")
+# A 1x1 PNG.
+PNG_BASE64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+
+
+def node(name):
+    return RUNNER.get_host(name)
+
+
+def address(name):
+    return RUNNER.get_variables(name)["ansible_host"]
+
+
+def fetch(host, path, *options):
+    """(status, lower-cased headers, body) of a request through S1."""
+    url = f"http://{address(host.backend.host)}{path}"
+    out = host.check_output(f"curl -sS --max-time 30 -D - {' '.join(options)} {url}")
+    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
+    return int(head.split()[1]), head.lower(), body
+
+
+def served_by(headers):
+    return next(line.split(":", 1)[1].strip() for line in headers.splitlines() if line.startswith("x-served-by:"))
+
+
+@pytest.fixture(scope="module")
+def published(host):
+    """Post a text and a photo through S1; return the post as /api/posts shows it."""
+    text = f"topology test {uuid.uuid4().hex}"
+    host.run_expect([0], f"echo {PNG_BASE64} | base64 -d > /tmp/extagram-probe.png")
+    status, headers, _body = fetch(
+        host, "/upload.php", f"-F {shlex.quote('post=' + text)}", "-F " + shlex.quote("photo=@/tmp/extagram-probe.png;type=image/png")
+    )
+    host.run("rm -f /tmp/extagram-probe.png")
+    assert status == 303, headers
+    _status, _headers, body = fetch(host, "/api/posts")
+    post = next(post for post in json.loads(body)["posts"] if post["text"] == text)
+    assert post["photo_url"].startswith("/storage/")
+    return post
+
+
+def test_feed_alternates_between_feed_nodes(host):
+    seen = {served_by(fetch(host, "/")[1]) for _ in range(8)}
+    assert seen == set(RUNNER.get_hosts("feed"))
+
+
+def test_page_has_security_headers(host):
+    status, headers, body = fetch(host, "/")
+    assert status == 200 and "<html" in body.lower()
+    assert "content-security-policy: default-src 'self'" in headers
+    assert "x-content-type-options: nosniff" in headers
+
+
+def test_photo_served_by_the_media_node(host, published):
+    media = RUNNER.get_hosts("media")
+    for _ in range(10):  # the NFS client sees the new file within moments
+        status, headers, _body = fetch(host, published["photo_url"])
+        if status == 200 and served_by(headers) in media:
+            break
+        time.sleep(1)
+    assert status == 200
+    assert served_by(headers) in media
+    assert "content-type: image/png" in headers
+    assert "immutable" in headers
+
+
+def test_css_served_by_the_assets_node(host):
+    status, headers, body = fetch(host, "/static/style.css")
+    assert status == 200 and body
+    assert "content-type: text/css" in headers
+    assert served_by(headers) in RUNNER.get_hosts("assets")
+
+
+def test_photo_falls_back_to_the_database_copy(host, published):
+    static_nodes = [node(name) for name in RUNNER.get_hosts("media") + RUNNER.get_hosts("assets")]
+    try:
+        for static in static_nodes:
+            static.run_expect([0], "sudo systemctl stop nginx")
+        status, headers, _body = fetch(host, published["photo_url"])
+        assert status == 200
+        assert served_by(headers) in RUNNER.get_hosts("feed")
+    finally:
+        for static in static_nodes:
+            static.run("sudo systemctl start nginx")
+
+
+def test_upload_node_down_gives_a_friendly_503(host):
+    upload = node(RUNNER.get_hosts("upload")[0])
+    try:
+        upload.run_expect([0], "sudo systemctl stop extagram")
+        status, headers, body = fetch(host, "/upload.php", "-F post=hello")
+        assert status == 503
+        assert "temporarily unavailable" in body
+        assert fetch(host, "/")[0] == 200  # reading still works
+    finally:
+        upload.run("sudo systemctl start extagram")
+
+
+def test_firewall_only_lets_the_right_nodes_in():
+    database = address(RUNNER.get_hosts("database")[0])
+    feed_app = address(RUNNER.get_hosts("feed")[0])
+    media_node = address(RUNNER.get_hosts("media")[0])
+
+    def reachable(source, target, port):
+        return node(source).run(f"timeout 3 bash -c '</dev/tcp/{target}/{port}'").rc == 0
+
+    balancer = RUNNER.get_hosts("balancer")[0]
+    feed = RUNNER.get_hosts("feed")[0]
+    media = RUNNER.get_hosts("media")[0]
+    assert reachable(feed, database, 3306)
+    assert not reachable(balancer, database, 3306)
+    assert reachable(balancer, feed_app, 8000)
+    assert not reachable(media, feed_app, 8000)
+    assert reachable(balancer, media_node, 80)
+    assert not reachable(feed, media_node, 80)
