@@ -34,6 +34,7 @@ import namespace  # noqa: E402
 from common import REPO, log, run  # noqa: E402
 
 INVENTORY = REPO / "inventory" / "vagrant" / "hosts.yml"
+WHEELHOUSE = REPO / ".wheelhouse"
 SSH_KEY = pathlib.Path.home() / ".vagrant.d" / "insecure_private_key"
 CONSOLE_DIR = namespace.RUN_DIR / "console"
 DOMAIN_PREFIX = "extagram-"
@@ -63,6 +64,13 @@ def lab_env():
         EXTAGRAM_LIBVIRT_DRIVER=accel.libvirt_driver(box.kernel_path()),
         EXTAGRAM_CONSOLE_DIR=str(CONSOLE_DIR),
         ANSIBLE_HOST_KEY_CHECKING="False",
+        # The namespace has no route to PyPI: the role's wheelhouse build uses the wheels
+        # prepare_host() fetched from the main namespace.
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(WHEELHOUSE),
+        # pip's inverted switch: "0" turns build isolation OFF, so the venv's setuptools builds
+        # the app instead of one pip would have to download.
+        PIP_NO_BUILD_ISOLATION="0",
     )
     env.update(mitogen_env())
     venv_bin = str(pathlib.Path(sys.executable).parent)
@@ -122,6 +130,9 @@ def remove_stale_domains(nodes):
 
 
 def prepare_host():
+    if not namespace.inside():
+        run([sys.executable, REPO / "roles/extagram_app/files/build_wheelhouse.py", REPO / "app",
+             WHEELHOUSE], stdout=subprocess.DEVNULL)
     namespace.up()
     CONSOLE_DIR.mkdir(parents=True, exist_ok=True)
     box.build()
@@ -198,6 +209,7 @@ def cmd_down(_args):
 
 
 def cmd_run(args):
+    prepare_host()
     sys.exit(in_lab(args.command, check=False).returncode)
 
 

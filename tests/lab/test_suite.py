@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""The lab half of `make test`, run inside the lab namespace by `lab.py run`.
+
+1. The topology scenario: seven fresh VMs, site.yml, a second run that must
+   change nothing, then every role's testinfra tests and the end-to-end checks.
+2. The failover matrix against that converged topology.
+3. The lab is removed whatever happened, and the step times are printed.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+VENV_BIN = pathlib.Path(sys.executable).parent
+FAILOVER_SELECTION = os.environ.get("EXTAGRAM_FAILOVER_SELECTION", "")
+
+
+def step(name, cmd, cwd, timings):
+    print(f"\n=== {name}: {' '.join(cmd)}", flush=True)
+    started = time.monotonic()
+    code = subprocess.run(cmd, cwd=cwd).returncode
+    timings.append((name, time.monotonic() - started, "ok" if code == 0 else f"FAILED ({code})"))
+    return code == 0
+
+
+def main():
+    timings = []
+    lab = [sys.executable, str(REPO / "tests/lab/lab.py")]
+    failover = [str(VENV_BIN / "pytest"), "-q", "tests/failover"]
+    if FAILOVER_SELECTION:
+        failover += ["-k", FAILOVER_SELECTION]
+    try:
+        ok = step("topology (molecule)", [str(VENV_BIN / "molecule"), "test", "--destroy", "never"],
+                  REPO / "tests/topology", timings)
+        ok = ok and step("failover matrix", failover, REPO, timings)
+    finally:
+        step("lab down", [*lab, "down"], REPO, timings)
+        print("\n| step | seconds | result |\n|---|---:|---|")
+        for name, seconds, result in timings:
+            print(f"| {name} | {seconds:.0f} | {result} |")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
