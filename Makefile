@@ -8,7 +8,7 @@ HOST_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients q
 	qemu-utils debootstrap mariadb-server mariadb-client nginx-light wrk socat dnsmasq-base \
 	iproute2 iptables e2fsprogs openssh-client python3-venv
 
-.PHONY: up down status test lint test-app test-lab test-failover bench dev host-deps venv
+.PHONY: up down status test lint test-app test-lab test-failover test-roles bench dev host-deps venv
 
 up: host-deps venv ## Seven VMs, provisioned by site.yml; prints the URL
 	$(LAB) up
@@ -31,6 +31,14 @@ test-app: host-deps venv
 
 test-lab: host-deps venv
 	$(LAB) run $(VENV)/bin/python tests/lab/test_suite.py
+
+# The whole failure matrix (every node stopped AND halted); `make test` runs its fast part.
+test-failover: host-deps venv
+	EXTAGRAM_FAILOVER_SELECTION=all $(LAB) run $(VENV)/bin/python tests/lab/test_suite.py
+
+# Every role's own Molecule scenario, each on fresh lab VMs (about 5-10 minutes a role under TCG).
+test-roles: host-deps venv
+	for role in roles/*/; do $(LAB) run bash -c "cd $$role && molecule test"; done
 
 bench: host-deps venv
 	$(PY) tests/bench/feed_bench.py

@@ -131,8 +131,9 @@ def remove_stale_domains(nodes):
 
 def prepare_host():
     if not namespace.inside():
+        # Same build settings as inside the namespace, so both builds give the same wheel.
         run([sys.executable, REPO / "roles/extagram_app/files/build_wheelhouse.py", REPO / "app",
-             WHEELHOUSE], stdout=subprocess.DEVNULL)
+             WHEELHOUSE], stdout=subprocess.DEVNULL, env=dict(os.environ, PIP_NO_BUILD_ISOLATION="0"))
     namespace.up()
     CONSOLE_DIR.mkdir(parents=True, exist_ok=True)
     box.build()
