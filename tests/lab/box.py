@@ -174,20 +174,20 @@ def build():
     return box_path()
 
 
-def add_to_vagrant(virsh):
+def add_to_vagrant():
     """Register the cached box with Vagrant unless this very build is already there.
 
-    vagrant-libvirt keeps a copy of the box image in libvirt's pool under a
-    fixed name; the copy is dropped so that a rebuilt box is really used.
+    vagrant-libvirt copies each box build into libvirt's pool under a new
+    name, so VMs made from an older build keep their backing image.
     """
     marker = pathlib.Path.home() / ".vagrant.d" / "boxes" / BOX_NAME.replace("/", "-VAGRANTSLASH-")
     stamp = marker / f".extagram-{recipe_id()}"
     if stamp.exists():
         return
     run(["vagrant", "box", "add", "--force", "--name", BOX_NAME, str(box_path())])
-    pool_prefix = BOX_NAME.replace("/", "-VAGRANTSLASH-")
-    for volume in virsh("vol-list", "--pool", "default", "--name").stdout.split():
-        if volume.startswith(pool_prefix):
-            virsh("vol-delete", "--pool", "default", volume)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.touch()
+
+
+def pool_volume_prefix():
+    return BOX_NAME.replace("/", "-VAGRANTSLASH-")

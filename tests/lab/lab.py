@@ -137,7 +137,7 @@ def prepare_host():
     namespace.up()
     CONSOLE_DIR.mkdir(parents=True, exist_ok=True)
     box.build()
-    box.add_to_vagrant(virsh)
+    box.add_to_vagrant()
 
 
 def cmd_up(args):
@@ -206,6 +206,10 @@ def cmd_down(_args):
     if namespace.exists() and subprocess.run(["pgrep", "-x", "libvirtd"]).returncode == 0:
         vagrant("destroy", "-f")
         remove_stale_domains(nodes)
+        # With no VM left, the pool's copies of the box are only disk space.
+        for volume in virsh("vol-list", "--pool", "default", "--name").stdout.split():
+            if volume.startswith(box.pool_volume_prefix()):
+                virsh("vol-delete", "--pool", "default", volume)
     namespace.down()
 
 
