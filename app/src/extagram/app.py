@@ -32,10 +32,11 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     if config.mode != "feed":
         config.require("uploads_dir")
 
-    # Only development (mode "all") serves /static; deployed nodes get it from the assets node.
+    # The assets node serves /static in deployment; feed nodes keep a copy as S1's last resort
+    # when the assets and media nodes cannot (their export is gone), and development needs it.
     app = Flask(
         "extagram",
-        static_folder=str(STATIC_DIR) if config.mode == "all" else None,
+        static_folder=str(STATIC_DIR) if config.mode in ("feed", "all") else None,
         static_url_path="/static",
     )
     app.config.update(
