@@ -96,8 +96,9 @@ def vagrant(*args, nodes=()):
     """Run vagrant in the namespace; on failure show the consoles of the nodes involved."""
     cmd = namespace.ns_prefix() + ["vagrant", *args, *nodes]
     log("$ " + " ".join(cmd))
-    proc = subprocess.Popen(cmd, cwd=REPO, env=lab_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    # stdin closed: Vagrant's Ansible provisioner refuses a non-blocking one.
+    proc = subprocess.Popen(cmd, cwd=REPO, env=lab_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:
         log(line.rstrip())
     if proc.wait() != 0:

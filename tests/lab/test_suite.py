@@ -24,7 +24,8 @@ FAILOVER_SELECTION = os.environ.get("EXTAGRAM_FAILOVER_SELECTION", CI_FAILOVER_S
 def step(name, cmd, cwd, timings):
     print(f"\n=== {name}: {' '.join(cmd)}", flush=True)
     started = time.monotonic()
-    code = subprocess.run(cmd, cwd=cwd).returncode
+    # Ansible refuses a non-blocking stdin (as CI runners may hand down); nothing here reads it.
+    code = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL).returncode
     timings.append((name, time.monotonic() - started, "ok" if code == 0 else f"FAILED ({code})"))
     return code == 0
 
