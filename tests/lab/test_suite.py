@@ -37,8 +37,11 @@ def main():
     if FAILOVER_SELECTION != "all":
         failover += ["-k", FAILOVER_SELECTION]
     try:
-        ok = step("topology (molecule)", [str(VENV_BIN / "molecule"), "test", "--destroy", "never"],
-                  REPO / "tests/topology", timings)
+        molecule = str(VENV_BIN / "molecule")
+        topology = REPO / "tests/topology"
+        # `--destroy never` also skips the first destroy; this one clears any state an earlier run left.
+        ok = step("clean slate", [molecule, "destroy"], topology, timings)
+        ok = ok and step("topology (molecule)", [molecule, "test", "--destroy", "never"], topology, timings)
         ok = ok and step("failover matrix", failover, REPO, timings)
     finally:
         step("lab down", [*lab, "down"], REPO, timings)
