@@ -198,15 +198,16 @@ def cmd_start(args):
 
 def cmd_destroy(args):
     if namespace.exists():
+        # Stale domains first: vagrant-libvirt refuses to destroy a machine whose name is taken.
+        remove_stale_domains(args.nodes)
         vagrant("destroy", "-f", nodes=args.nodes)
-    remove_stale_domains(args.nodes)
 
 
 def cmd_down(_args):
     nodes = list(inventory_hosts())
     if namespace.exists() and subprocess.run(["pgrep", "-x", "libvirtd"]).returncode == 0:
-        vagrant("destroy", "-f")
         remove_stale_domains(nodes)
+        vagrant("destroy", "-f")
         # With no VM left, the pool's copies of the box are only disk space.
         for volume in virsh("vol-list", "--pool", "default", "--name").stdout.split():
             if volume.startswith(box.pool_volume_prefix()):

@@ -9,6 +9,7 @@ reach the apt proxy, and 127.0.0.1:<port> on the machine reaches S1:80.
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -44,13 +45,23 @@ def exists():
                                        text=True).stdout.split()
 
 
+def _process_start(pid):
+    """When a process started, in seconds since the epoch."""
+    ticks = int(pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    boot = next(int(line.split()[1]) for line in pathlib.Path("/proc/stat").read_text().splitlines()
+                if line.startswith("btime"))
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _pid_alive(pidfile):
+    """The helper's pid while it runs; a pid file an earlier run left behind may name another process."""
     try:
         pid = int(pidfile.read_text())
-        os.kill(pid, 0)
-        return pid
+        started = _process_start(pid)
+        written = pidfile.stat().st_mtime
     except (OSError, ValueError):
         return None
+    return pid if started <= written + 2 else None
 
 
 def _spawn(name, cmd, in_namespace):
@@ -110,11 +121,18 @@ def _ensure_daemon(name, args, restart):
         run(ns_prefix() + [name, *args])
 
 
-def _wait_for_socket(path, seconds=30):
+def _wait_for_listener(path, seconds=30):
+    """Wait until a daemon accepts on its unix socket (a file left by an earlier run does not)."""
     deadline = time.monotonic() + seconds
-    while not path.exists():
+    while True:
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(str(path))
+                return
+            except OSError:
+                pass
         if time.monotonic() > deadline:
-            sys.exit(f"lab: {path} did not appear")
+            sys.exit(f"lab: nothing answers on {path}")
         time.sleep(0.2)
 
 
@@ -127,7 +145,7 @@ def up():
     changed = _configure_qemu()
     _ensure_daemon("virtlogd", ["-d"], restart=False)
     _ensure_daemon("libvirtd", ["-d"], restart=changed)
-    _wait_for_socket(pathlib.Path("/run/libvirt/libvirt-sock"))
+    _wait_for_listener(pathlib.Path("/run/libvirt/libvirt-sock"))
     _spawn("apt-proxy", [sys.executable, REPO / "tests/lab/apt_proxy.py", APT_SOCKET,
                          CACHE_DIR / "apt"], in_namespace=False)
     _spawn("apt-bridge", ["socat", "TCP-LISTEN:3142,fork,reuseaddr",
