@@ -36,9 +36,9 @@ test-lab: host-deps venv
 test-failover: host-deps venv
 	EXTAGRAM_FAILOVER_SELECTION=all $(LAB) run $(VENV)/bin/python tests/lab/test_suite.py
 
-# Every role's own Molecule scenario, each on fresh lab VMs (about 5-10 minutes a role under TCG).
+# Every role's own Molecule scenario, each on fresh lab VMs (times: docs/lab.md). ROLES=mariadb picks one.
 test-roles: host-deps venv
-	for role in roles/*/; do $(LAB) run bash -c "cd $$role && molecule test"; done
+	$(LAB) run $(VENV)/bin/python tests/lab/role_suite.py $(ROLES)
 
 bench: host-deps venv
 	$(PY) tests/bench/feed_bench.py

@@ -463,6 +463,42 @@ def check_nfs_clients(site, post, details, expect):
                f"after the upload node returned: {status}, {mounted[1]}")
 
 
+# -- every feed node at once: not survivable, but it must say so -------------------------------
+
+def test_every_feed_node_stopped(site, results):
+    """With no feed node left, S1 answers a friendly 503 page at once; photos and CSS still load."""
+    feeds = [name for name, spec in site.specs.items() if spec.role == "feed"]
+    row = {"case": "all-feed-stop", "verdict": "ERROR", "details": []}
+    results.append(row)
+    problems: list[str] = []
+    site.wait_healthy(timeout=180)
+    photo = next(iter(loadgen.photo_paths(site.get("/api/posts"))), None)
+    for node in feeds:
+        labctl.stop_service(node, "extagram")
+    try:
+        pages = [site.get(path) for path in ("/", "/extagram.php", "/api/posts") * 3]
+        bad = [r for r in pages if not friendly_503(r) or r.latency > UPLOAD_REFUSAL_MAX_S]
+        row["requests"] = str(len(pages))
+        row["failed"] = f"{sum(r.status != 200 for r in pages)} / {len(bad)}"
+        row["p99"] = f"- → {report.ms(percentile([r.latency for r in pages], .99))}"
+        problems += [f"not the friendly 503 page: {describe(r)}" for r in bad[:3]]
+        checks = [(loadgen.static_ok, site.get("/static/style.css", kind=STATIC))]
+        if photo:
+            checks.append((loadgen.photo_ok, site.get(photo, kind=PHOTO)))
+        problems += [f"broken while the feed is down: {describe(r)}" for ok, r in checks if not ok(r)]
+    finally:
+        for node in feeds:
+            labctl.start_service(node, "extagram")
+    try:
+        waited, _posts = site.wait_healthy(timeout=60)
+        row["recover"] = report.seconds(waited)
+    except labctl.LabError as error:
+        problems.append(str(error))
+    row["verdict"] = "pass" if not problems else f"FAIL ({len(problems)})"
+    row["details"] += [f"PROBLEM: {problem}" for problem in problems]
+    assert not problems, "\n".join(problems)
+
+
 # -- the balancer itself: one reboot -----------------------------------------------------------
 
 BALANCER_REBOOT_MAX_S = 420.0

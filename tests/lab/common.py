@@ -19,3 +19,23 @@ def run(cmd, check=True, **kwargs):
     """Run a command, echoing it; fail loudly with its exit code."""
     log("$ " + " ".join(str(part) for part in cmd))
     return subprocess.run([str(part) for part in cmd], check=check, **kwargs)
+
+
+class StepTimer:
+    """Runs the steps of a suite, keeps going after a failure, prints a table of their times."""
+
+    def __init__(self):
+        self.rows = []
+
+    def step(self, name, cmd, cwd):
+        print(f"\n=== {name}: {' '.join(str(part) for part in cmd)}", flush=True)
+        started = time.monotonic()
+        # Ansible refuses a non-blocking stdin (as CI runners may hand down); nothing here reads it.
+        code = subprocess.run([str(part) for part in cmd], cwd=cwd, stdin=subprocess.DEVNULL).returncode
+        self.rows.append((name, time.monotonic() - started, "ok" if code == 0 else f"FAILED ({code})"))
+        return code == 0
+
+    def print_table(self):
+        print("\n| step | seconds | result |\n|---|---:|---|")
+        for name, seconds, result in self.rows:
+            print(f"| {name} | {seconds:.0f} | {result} |")

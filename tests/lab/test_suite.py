@@ -9,11 +9,10 @@
 
 import os
 import pathlib
-import subprocess
 import sys
-import time
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from common import REPO, StepTimer
+
 VENV_BIN = pathlib.Path(sys.executable).parent
 # CI's part of the matrix: every service stopped plus the halted photo server, the case that
 # exercises every fallback at once. `make test-failover` (selection "all") runs every halt too.
@@ -21,17 +20,8 @@ CI_FAILOVER_SELECTION = "stop or s5-halt"
 FAILOVER_SELECTION = os.environ.get("EXTAGRAM_FAILOVER_SELECTION", CI_FAILOVER_SELECTION)
 
 
-def step(name, cmd, cwd, timings):
-    print(f"\n=== {name}: {' '.join(cmd)}", flush=True)
-    started = time.monotonic()
-    # Ansible refuses a non-blocking stdin (as CI runners may hand down); nothing here reads it.
-    code = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL).returncode
-    timings.append((name, time.monotonic() - started, "ok" if code == 0 else f"FAILED ({code})"))
-    return code == 0
-
-
 def main():
-    timings = []
+    timer = StepTimer()
     lab = [sys.executable, str(REPO / "tests/lab/lab.py")]
     failover = [str(VENV_BIN / "pytest"), "-q", "tests/failover"]
     if FAILOVER_SELECTION != "all":
@@ -40,14 +30,12 @@ def main():
         molecule = str(VENV_BIN / "molecule")
         topology = REPO / "tests/topology"
         # `--destroy never` also skips the first destroy; this one clears any state an earlier run left.
-        ok = step("clean slate", [molecule, "destroy"], topology, timings)
-        ok = ok and step("topology (molecule)", [molecule, "test", "--destroy", "never"], topology, timings)
-        ok = ok and step("failover matrix", failover, REPO, timings)
+        ok = timer.step("clean slate", [molecule, "destroy"], topology)
+        ok = ok and timer.step("topology (molecule)", [molecule, "test", "--destroy", "never"], topology)
+        ok = ok and timer.step("failover matrix", failover, REPO)
     finally:
-        step("lab down", [*lab, "down"], REPO, timings)
-        print("\n| step | seconds | result |\n|---|---:|---|")
-        for name, seconds, result in timings:
-            print(f"| {name} | {seconds:.0f} | {result} |")
+        timer.step("lab down", [*lab, "down"], REPO)
+        timer.print_table()
     sys.exit(0 if ok else 1)
 
 

@@ -120,3 +120,12 @@ def test_upload_node_down_gives_the_friendly_503_page(host):
     assert status == 503
     assert "text/html" in headers
     assert "temporarily unavailable" in body
+
+
+@pytest.mark.skipif(UPSTREAMS_RUNNING, reason="needs every feed node down (role scenario)")
+def test_feed_nodes_down_give_the_friendly_503_page(host):
+    for path in ("/", "/extagram.php", "/api/posts"):
+        status, headers, body = fetch(host, path)
+        assert status == 503, path
+        assert "text/html" in headers
+        assert "temporarily unavailable" in body and "bad gateway" not in body.lower()
