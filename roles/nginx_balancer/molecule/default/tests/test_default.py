@@ -57,9 +57,12 @@ def test_upstreams_follow_the_inventory(host):
         assert f"server {address}:80 " in storage and f"{address}:80 max_fails=2 fail_timeout=10s backup" in static
     for address in assets:
         assert f"server {address}:80 " in static and f"{address}:80 max_fails=2 fail_timeout=10s backup" in storage
-    for upstream in ("extagram_feed", "extagram_upload", "extagram_storage", "extagram_static"):
+    for upstream in ("extagram_feed", "extagram_storage", "extagram_static"):
         block = conf.split(f"upstream {upstream} {{")[1].split("}")[0]
         assert f"zone {upstream} " in block and "keepalive " in block
+    # Uploads open a new connection each: a halted upload node must fail fast (connect timeout).
+    block = conf.split("upstream extagram_upload {")[1].split("}")[0]
+    assert "zone extagram_upload " in block and "keepalive" not in block
     assert 'proxy_set_header Connection "";' in conf
     assert "proxy_http_version 1.1;" in conf
     # A POST that reached a backend must never be replayed on another one.
