@@ -8,7 +8,7 @@ HOST_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients q
 	qemu-utils debootstrap mariadb-server mariadb-client nginx-light wrk socat dnsmasq-base \
 	iproute2 iptables e2fsprogs openssh-client python3-venv
 
-.PHONY: up down status test lint test-app test-lab test-failover test-roles bench dev host-deps venv
+.PHONY: up down status test lint test-app test-tooling test-lab test-failover test-roles bench dev host-deps venv
 
 up: host-deps venv ## Seven VMs, provisioned by site.yml; prints the URL
 	$(LAB) up
@@ -19,22 +19,28 @@ down: ## Remove every VM, the namespace and the lab daemons
 status:
 	$(LAB) status
 
-test: host-deps venv lint test-app test-lab ## The whole suite, as CI runs it
+test: host-deps venv lint test-tooling test-app test-lab ## The whole suite, as CI runs it
 
 lint: venv
 	$(VENV)/bin/yamllint -s .
 	$(VENV)/bin/ansible-lint --profile production
-	$(PY) -m compileall -q app/src tests
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m compileall -q app/src tests tools
 
 test-app: host-deps venv
 	$(VENV)/bin/pytest -q tests/app
 
+# The repository's own tools (the lab's apt proxy, lab.py hosts): seconds, no VM, no database.
+test-tooling: venv
+	$(VENV)/bin/pytest -q tests/tooling
+
 test-lab: host-deps venv
-	$(LAB) run $(VENV)/bin/python tests/lab/test_suite.py
+	$(LAB) run $(VENV)/bin/python tests/lab/lab_suite.py
 
 # The whole failure matrix (every node stopped AND halted); `make test` runs its fast part.
 test-failover: host-deps venv
-	EXTAGRAM_FAILOVER_SELECTION=all $(LAB) run $(VENV)/bin/python tests/lab/test_suite.py
+	EXTAGRAM_FAILOVER_SELECTION=all $(LAB) run $(VENV)/bin/python tests/lab/lab_suite.py
 
 # Every role's own Molecule scenario, each on fresh lab VMs (times: docs/lab.md). ROLES=mariadb picks one.
 test-roles: host-deps venv
@@ -44,7 +50,7 @@ bench: host-deps venv
 	$(PY) tests/bench/feed_bench.py
 
 dev: host-deps venv ## The app on http://127.0.0.1:5000 against a private MariaDB
-	$(PY) tests/app/dev_server.py
+	$(PY) -m extagram_testing.dev_server
 
 # Debian packages the lab, the app tests and the benchmark need; apt runs only when one is missing.
 host-deps:
@@ -58,8 +64,8 @@ host-deps:
 # Collections come with the pinned `ansible` bundle from PyPI (Galaxy is not reachable from CI).
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt app/pyproject.toml
+$(VENV)/.installed: requirements.txt app/pyproject.toml pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements.txt -e 'app[test]'
+	$(VENV)/bin/pip install -q -r requirements.txt -e 'app[test]' -e .
 	touch $@

@@ -1,4 +1,7 @@
-"""Helpers shared by the app tests (kept out of conftest.py so tests can import them)."""
+"""Helpers of the app tests only (kept out of conftest.py so tests can import them).
+
+What the benchmark and the dev server share with them is in tests/support (extagram_testing).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import mariadb_server
 from extagram.migrations import available_migrations
+from extagram_testing import mariadb_server
 
 # Which account each mode uses, as on the deployed nodes ("all" needs INSERT).
 ACCOUNT_FOR_MODE = {"feed": "feed", "upload": "upload", "all": "upload"}
@@ -23,8 +26,7 @@ class Database:
         return mariadb_server.app_settings(self.server, self.accounts[role], **extra)
 
     def query(self, sql: str, params=()) -> list[tuple]:
-        with (self.server.root_connection(mariadb_server.DB_NAME) as connection,
-              connection.cursor() as cursor):
+        with self.server.root_connection(mariadb_server.DB_NAME) as connection, connection.cursor() as cursor:
             cursor.execute(sql, params)
             return list(cursor.fetchall())
 
@@ -37,21 +39,30 @@ class Database:
 
     def photos(self) -> dict[str, tuple[str, bytes]]:
         """name -> (mime_type, data)."""
-        return {name: (mime, data) for name, mime, data
-                in self.query("SELECT name, mime_type, data FROM photos")}
+        return {
+            name: (mime, data) for name, mime, data in self.query("SELECT name, mime_type, data FROM photos")
+        }
 
     def add_posts(self, count: int, text: str = "post {}") -> list[int]:
         """Insert posts straight into the table (fast setup); returns their ids, oldest first."""
-        with (self.server.root_connection(mariadb_server.DB_NAME) as connection,
-              connection.cursor() as cursor):
-            cursor.executemany("INSERT INTO posts (post) VALUES (%s)",
-                               [(text.format(number),) for number in range(1, count + 1)])
+        with self.server.root_connection(mariadb_server.DB_NAME) as connection, connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO posts (post) VALUES (%s)",
+                [(text.format(number),) for number in range(1, count + 1)],
+            )
             cursor.execute("SELECT id FROM posts ORDER BY id")
             return [row[0] for row in cursor.fetchall()]
 
 
-def publish(client, text: str | None = "hello", photo: bytes | None = None,
-            filename: str = "photo.jpg", content_type: str = "image/jpeg", path: str = "/upload"):
+def publish(
+    client,
+    text: str | None = "hello",
+    *,
+    photo: bytes | None = None,
+    filename: str = "photo.jpg",
+    content_type: str = "image/jpeg",
+    path: str = "/upload",
+):
     data = {}
     if text is not None:
         data["post"] = text

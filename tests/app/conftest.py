@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-
-import mariadb_server
 from app_helpers import ACCOUNT_FOR_MODE, Database
+
 from extagram import create_app
+from extagram_testing import mariadb_server
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from app_helpers import expected_migration_count, publish
+
 from extagram.resync import resync_photos
-from mariadb_server import extagram_command, free_port, settings_env
-from sample_images import image_bytes
+from extagram_testing.mariadb_server import extagram_command, free_port, settings_env
+from extagram_testing.sample_images import image_bytes
 
 
 def run_cli(db, role: str, *args: str, **settings):
-    env = settings_env(db.settings(role, **settings))
-    env["EXTAGRAM_CONFIG"] = "/dev/null"
-    return extagram_command(*args, env=env)
+    return extagram_command(*args, env=settings_env(db.settings(role, **settings)))
 
 
 def test_first_upgrade_applied_every_migration(db):

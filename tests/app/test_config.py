@@ -15,10 +15,15 @@ def write_toml(tmp_path, text: str) -> str:
 
 
 def test_file_then_environment_then_overrides(tmp_path):
-    path = write_toml(tmp_path, 'mode = "feed"\ndb_user = "from_file"\npage_size = 7\n'
-                                'db_connect_timeout = 1\n')
-    environ = {"EXTAGRAM_CONFIG": path, "EXTAGRAM_DB_USER": "from_env",
-               "EXTAGRAM_DB_CONNECT_TIMEOUT": "0.5", "EXTAGRAM_MAX_TEXT_LENGTH": "50"}
+    path = write_toml(
+        tmp_path, 'mode = "feed"\ndb_user = "from_file"\npage_size = 7\ndb_connect_timeout = 1\n'
+    )
+    environ = {
+        "EXTAGRAM_CONFIG": path,
+        "EXTAGRAM_DB_USER": "from_env",
+        "EXTAGRAM_DB_CONNECT_TIMEOUT": "0.5",
+        "EXTAGRAM_MAX_TEXT_LENGTH": "50",
+    }
     config = load_config({"max_text_length": 60}, environ=environ)
     assert config.mode == "feed"
     assert config.db_user == "from_env"

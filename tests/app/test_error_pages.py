@@ -33,8 +33,7 @@ def unmigrated_database(db):
     """A database the feed account can read but that has no tables: queries fail with 1146."""
     db.query("CREATE DATABASE IF NOT EXISTS extagram_unmigrated")
     for host in ("127.0.0.1", "localhost"):
-        db.query("GRANT SELECT ON extagram_unmigrated.* TO %s@%s",
-                 (db.accounts["feed"].user, host))
+        db.query("GRANT SELECT ON extagram_unmigrated.* TO %s@%s", (db.accounts["feed"].user, host))
     yield "extagram_unmigrated"
     db.query("DROP DATABASE extagram_unmigrated")
 

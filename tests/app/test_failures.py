@@ -8,11 +8,11 @@ import threading
 import time
 
 import pytest
-
 from app_helpers import assert_nothing_stored, publish
+
 from extagram import photos
-from mariadb_server import free_port
-from sample_images import image_bytes
+from extagram_testing.mariadb_server import free_port
+from extagram_testing.sample_images import image_bytes
 
 
 @pytest.fixture
@@ -44,8 +44,7 @@ def test_database_down_gives_friendly_503_and_no_orphan_file(make_app, db, uploa
 
 
 def test_hung_database_is_bounded_by_the_timeouts(make_app, db, uploads_dir, hung_database):
-    client = make_app(db_port=hung_database, db_connect_timeout=1,
-                      db_query_timeout=1).test_client()
+    client = make_app(db_port=hung_database, db_connect_timeout=1, db_query_timeout=1).test_client()
     started = time.monotonic()
     assert_friendly_503(publish(client, "stuck", photo=image_bytes("JPEG")))
     assert client.get("/healthz").status_code == 503
@@ -60,8 +59,7 @@ def test_healthz_is_ok_when_the_database_answers(client):
 
 
 @pytest.mark.parametrize("layout", ["missing", "parent-is-a-file"])
-def test_unwritable_uploads_dir_still_publishes_from_the_db(make_app, db, tmp_path, layout,
-                                                             caplog):
+def test_unwritable_uploads_dir_still_publishes_from_the_db(make_app, db, tmp_path, layout, caplog):
     if layout == "missing":
         uploads_dir = tmp_path / "not-mounted"
     else:
@@ -77,8 +75,7 @@ def test_unwritable_uploads_dir_still_publishes_from_the_db(make_app, db, tmp_pa
     assert f"photo {name} not written" in caplog.text
 
 
-def test_hanging_uploads_dir_answers_within_the_write_timeout(make_app, db, uploads_dir,
-                                                              monkeypatch, caplog):
+def test_hanging_uploads_dir_answers_within_the_write_timeout(make_app, db, uploads_dir, monkeypatch, caplog):
     # The write blocks for real: the temp file path is a FIFO nobody reads.
     name = "feedfacefeedfacefeedfacefeedface.png"
     monkeypatch.setattr(photos, "new_photo_name", lambda extension: name)
@@ -100,6 +97,7 @@ def test_hanging_uploads_dir_answers_within_the_write_timeout(make_app, db, uplo
 
 def _release_blocked_writer(fifo) -> None:
     """Open the FIFO's read end so the writer thread unblocks, and drain what it writes."""
+
     def drain() -> None:
         with open(fifo, "rb") as reader:
             while reader.read(65536):

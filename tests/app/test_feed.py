@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from app_helpers import publish
+
 from extagram import store
-from sample_images import image_bytes
+from extagram_testing.sample_images import image_bytes
 
 
 def feed_texts(html: str) -> list[str]:
@@ -25,8 +25,11 @@ def test_page_has_form_preview_and_feed(client):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert response.headers["X-Served-By"]
-    assert re.search(r'<form[^>]+method="post"[^>]+action="/upload"[^>]+'
-                     r'enctype="multipart/form-data"', html)
+    assert re.search(
+        r'<form[^>]+method="post"[^>]+action="/upload"[^>]+'
+        r'enctype="multipart/form-data"',
+        html,
+    )
     assert re.search(r'<textarea[^>]+name="post"', html)
     assert re.search(r'<input[^>]+type="file"[^>]+name="photo"[^>]+accept="image/', html)
     assert 'src="/static/preview.svg"' in html
@@ -127,8 +130,10 @@ def test_api_pages_backwards_with_before(make_app, db):
     assert body["has_more"] is False
 
 
-@pytest.mark.parametrize("query", ["after=abc", "after=-1", "before=1.5", "after=1&before=2",
-                                   "before=" + "9" * 30, "after=%EF%BC%91"])
+@pytest.mark.parametrize(
+    "query",
+    ["after=abc", "after=-1", "before=1.5", "after=1&before=2", "before=" + "9" * 30, "after=%EF%BC%91"],
+)
 def test_bad_ids_are_rejected_by_the_api(client, query):
     response = client.get(f"/api/posts?{query}")
     assert response.status_code == 400 and "error" in response.get_json()
@@ -143,8 +148,11 @@ def test_bad_ids_are_rejected_by_the_page(client, query):
 
 
 def test_static_files_are_served_in_development_mode(client):
-    for name, kind in [("style.css", "text/css"), ("preview.svg", "image/svg+xml"),
-                       ("extagram.js", "javascript")]:
+    for name, kind in [
+        ("style.css", "text/css"),
+        ("preview.svg", "image/svg+xml"),
+        ("extagram.js", "javascript"),
+    ]:
         response = client.get(f"/static/{name}")
         assert response.status_code == 200 and kind in response.content_type
 
@@ -156,17 +164,24 @@ def test_script_never_uses_innerhtml(client):
 
 
 def test_every_response_names_the_server(client):
-    for response in [client.get("/"), client.get("/missing"), client.post("/"),
-                     client.get("/healthz"), publish(client, "")]:
+    for response in [
+        client.get("/"),
+        client.get("/missing"),
+        client.post("/"),
+        client.get("/healthz"),
+        publish(client, ""),
+    ]:
         assert response.headers.get("X-Served-By"), response.status
 
 
 def handler_reads(connection) -> dict[str, int]:
     """Rows the server touched through indexes in this session so far."""
     with connection.cursor() as cursor:
-        cursor.execute("SHOW SESSION STATUS WHERE Variable_name IN ('Handler_read_first', "
-                       "'Handler_read_last', 'Handler_read_key', 'Handler_read_next', "
-                       "'Handler_read_prev', 'Handler_read_rnd', 'Handler_read_rnd_next')")
+        cursor.execute(
+            "SHOW SESSION STATUS WHERE Variable_name IN ('Handler_read_first', "
+            "'Handler_read_last', 'Handler_read_key', 'Handler_read_next', "
+            "'Handler_read_prev', 'Handler_read_rnd', 'Handler_read_rnd_next')"
+        )
         return {name: int(value) for name, value in cursor.fetchall()}
 
 
@@ -174,12 +189,13 @@ def handler_reads(connection) -> dict[str, int]:
 def test_a_page_reads_the_same_rows_whatever_the_table_size(db, table_size):
     ids = db.add_posts(table_size)
     with db.server.connection(db.accounts["feed"]) as connection:
-        for query in (lambda: store.newest_posts(connection, 20),
-                      lambda: store.newest_posts(connection, 20, before=ids[len(ids) // 2]),
-                      lambda: store.posts_after(connection, ids[0], 20)):
+        for query in (
+            lambda: store.newest_posts(connection, 20),
+            lambda: store.newest_posts(connection, 20, before=ids[len(ids) // 2]),
+            lambda: store.posts_after(connection, ids[0], 20),
+        ):
             before = handler_reads(connection)
             query()
             after = handler_reads(connection)
-            index_reads = sum(after[name] - before[name] for name in after
-                              if name != "Handler_read_rnd_next")
+            index_reads = sum(after[name] - before[name] for name in after if name != "Handler_read_rnd_next")
             assert index_reads <= 22, (table_size, index_reads)

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from gunicorn_server import GunicornServer
-from mariadb_server import settings_env
-from sample_images import image_bytes
+from extagram_testing.gunicorn_server import GunicornServer
+from extagram_testing.mariadb_server import settings_env
+from extagram_testing.sample_images import image_bytes
 
 UPLOADS = 50
 
@@ -17,7 +17,6 @@ UPLOADS = 50
 @pytest.fixture
 def server(db, uploads_dir):
     env = settings_env(db.settings("upload", mode="all", uploads_dir=str(uploads_dir)))
-    env["EXTAGRAM_CONFIG"] = "/dev/null"
     with GunicornServer(env, workers=2, threads=8) as running:
         yield running
 
@@ -40,7 +39,8 @@ def test_fifty_concurrent_uploads_all_land(server, db, uploads_dir):
     assert statuses == [303] * UPLOADS
     posts = db.posts()
     assert sorted(text for _id, text, _name in posts) == sorted(
-        f"concurrent {index}" for index in range(UPLOADS))
+        f"concurrent {index}" for index in range(UPLOADS)
+    )
     names = {name for _id, _text, name in posts}
     photos = db.photos()
     assert len(names) == UPLOADS and names == set(photos)
@@ -58,9 +58,13 @@ def test_served_page_and_headers(server, db):
 
 
 def test_oversized_upload_gets_the_friendly_413_page(server, db, uploads_dir):
-    response = requests.post(f"{server.url}/upload", data={"post": "huge"},
-                             files={"photo": ("big.jpg", b"\xff" * (20 * 1024 * 1024))},
-                             allow_redirects=False, timeout=30)
+    response = requests.post(
+        f"{server.url}/upload",
+        data={"post": "huge"},
+        files={"photo": ("big.jpg", b"\xff" * (20 * 1024 * 1024))},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert response.status_code == 413
     assert "Photos can be at most 10 MiB" in response.text
     assert db.count("posts") == 0 and list(uploads_dir.iterdir()) == []

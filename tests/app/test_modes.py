@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pymysql
 import pytest
-
 from app_helpers import publish
-from sample_images import image_bytes
+
+from extagram_testing.sample_images import image_bytes
 
 
 def test_feed_account_cannot_insert(db):
@@ -49,16 +49,22 @@ def test_feed_mode_serves_reads_and_404s_uploads(make_app, db, uploads_dir):
 def test_upload_mode_only_publishes(make_app, db):
     client = make_app(mode="upload").test_client()
     assert client.get("/healthz").status_code == 200
-    for path in ("/", "/extagram.php", "/api/posts", "/static/style.css",
-                 "/storage/0123456789abcdef0123456789abcdef.jpg"):
+    for path in (
+        "/",
+        "/extagram.php",
+        "/api/posts",
+        "/static/style.css",
+        "/storage/0123456789abcdef0123456789abcdef.jpg",
+    ):
         assert client.get(path).status_code == 404, path
     assert publish(client, "from the upload node").status_code == 303
 
 
 def test_upload_route_with_feed_credentials_fails_cleanly(make_app, db, uploads_dir):
     # A misconfigured node (mode all, SELECT-only account) must not store half a post.
-    client = make_app(mode="all", db_user=db.accounts["feed"].user,
-                      db_password=db.accounts["feed"].password).test_client()
+    client = make_app(
+        mode="all", db_user=db.accounts["feed"].user, db_password=db.accounts["feed"].password
+    ).test_client()
     response = publish(client, "denied", photo=image_bytes("JPEG"))
     assert response.status_code == 503
     assert db.count("posts") == 0 and db.count("photos") == 0

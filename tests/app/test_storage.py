@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from app_helpers import publish
-from mariadb_server import free_port
-from sample_images import image_bytes
+
+from extagram_testing.mariadb_server import free_port
+from extagram_testing.sample_images import image_bytes
 
 UNKNOWN = "0123456789abcdef0123456789abcdef.jpg"
 

@@ -6,10 +6,10 @@ import io
 import re
 
 import pytest
+from app_helpers import assert_nothing_stored, publish
 from PIL import Image
 
-from app_helpers import assert_nothing_stored, publish
-from sample_images import image_bytes, jpeg_with_gps, noise_jpeg, open_image
+from extagram_testing.sample_images import image_bytes, jpeg_with_gps, noise_jpeg, open_image
 
 PHOTO_NAME = re.compile(r"[0-9a-f]{32}\.(jpg|png|gif|webp)")
 
@@ -25,10 +25,9 @@ def test_text_only_post(client, db, uploads_dir):
 
 @pytest.mark.parametrize("path", ["/upload", "/upload.php"])
 def test_post_with_photo_is_stored_in_db_and_on_disk(client, db, uploads_dir, path):
-    response = publish(client, "with photo", photo=image_bytes("JPEG"), filename="../../evil.php",
-                       path=path)
+    response = publish(client, "with photo", photo=image_bytes("JPEG"), filename="../../evil.php", path=path)
     assert response.status_code == 303
-    [(post_id, text, name)] = db.posts()
+    [(_post_id, text, name)] = db.posts()
     assert text == "with photo"
     assert PHOTO_NAME.fullmatch(name) and name.endswith(".jpg")
     mime, data = db.photos()[name]
@@ -39,20 +38,20 @@ def test_post_with_photo_is_stored_in_db_and_on_disk(client, db, uploads_dir, pa
 
 
 @pytest.mark.parametrize(
-    ("fmt", "extension", "mime", "options"),
+    ("fmt", "options", "stored_as"),
     [
-        ("JPEG", "jpg", "image/jpeg", {}),
-        ("PNG", "png", "image/png", {}),
-        ("GIF", "gif", "image/gif", {}),
-        ("WEBP", "webp", "image/webp", {}),
-        ("PNG", "png", "image/png", {"mode": "RGBA", "color": (255, 0, 0, 128)}),
+        ("JPEG", {}, ("jpg", "image/jpeg")),
+        ("PNG", {}, ("png", "image/png")),
+        ("GIF", {}, ("gif", "image/gif")),
+        ("WEBP", {}, ("webp", "image/webp")),
+        ("PNG", {"mode": "RGBA", "color": (255, 0, 0, 128)}, ("png", "image/png")),
     ],
 )
-def test_each_format_is_detected_by_content(client, db, fmt, extension, mime, options):
+def test_each_format_is_detected_by_content(client, db, fmt, options, stored_as):
+    extension, mime = stored_as
     # The client's filename and type are deliberately wrong: only the bytes count.
     photo = image_bytes(fmt, **options)
-    assert publish(client, fmt, photo=photo, filename="x.txt",
-                   content_type="text/plain").status_code == 303
+    assert publish(client, fmt, photo=photo, filename="x.txt", content_type="text/plain").status_code == 303
     [(name, (stored_mime, data))] = db.photos().items()
     assert name.endswith("." + extension) and stored_mime == mime
     assert open_image(data).format == fmt
@@ -155,11 +154,19 @@ DAMAGED = "damaged or truncated"
         (noise_jpeg((200, 200))[:3000], DAMAGED),
         (image_bytes("PNG", size=(300, 300), color="red")[:-40], DAMAGED),
     ],
-    ids=["text", "html-as-jpg", "php-as-jpg", "php-in-gif-header", "pdf", "bmp", "tiff",
-         "truncated-jpeg", "truncated-png"],
+    ids=[
+        "text",
+        "html-as-jpg",
+        "php-as-jpg",
+        "php-in-gif-header",
+        "pdf",
+        "bmp",
+        "tiff",
+        "truncated-jpeg",
+        "truncated-png",
+    ],
 )
-def test_non_images_are_rejected_with_415_and_nothing_stored(client, db, uploads_dir,
-                                                             payload, message):
+def test_non_images_are_rejected_with_415_and_nothing_stored(client, db, uploads_dir, payload, message):
     response = publish(client, "sneaky", photo=payload, filename="cat.jpg")
     rejected_html(response, 415, message)
     assert_nothing_stored(db, uploads_dir)

@@ -15,18 +15,15 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
-
-import mariadb_server  # noqa: E402  (the shared launcher in tests/app)
-from gunicorn_server import GunicornServer  # noqa: E402
-from sample_images import noise_jpeg  # noqa: E402
+from extagram_testing import mariadb_server
+from extagram_testing.gunicorn_server import GunicornServer
+from extagram_testing.sample_images import noise_jpeg
 
 INSERT_BATCH = 5000
 UPLOAD_JPEG_BYTES = 200 * 1024
@@ -42,24 +39,23 @@ class WrkResult:
     errors: int
 
 
-def run_wrk(url: str, duration: int, connections: int, threads: int,
-            script: Path | None = None) -> WrkResult:
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
-               "--timeout", "10s"]
+def run_wrk(url: str, duration: int, connections: int, threads: int, script: Path | None = None) -> WrkResult:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
     if script:
         command += ["-s", str(script)]
-    output = subprocess.run(command + [url], capture_output=True, text=True, check=True,
-                            timeout=duration + 30).stdout
+    output = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True, timeout=duration + 30
+    ).stdout
 
     def latency(percent: str) -> float:
         value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M).groups()
         return float(value) * _UNITS_MS[unit]
 
     non_success = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     errors = (int(non_success.group(1)) if non_success else 0) + (
-        sum(map(int, socket_errors.groups())) if socket_errors else 0)
+        sum(map(int, socket_errors.groups())) if socket_errors else 0
+    )
     return WrkResult(
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         p50_ms=latency("50"),
@@ -103,7 +99,10 @@ http {{
         nginx = shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin")
         self._process = subprocess.Popen(
             [nginx, "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -128,8 +127,7 @@ http {{
 
 def fill_posts(server: mariadb_server.MariaDBServer, total: int) -> None:
     """Top the posts table up to `total` rows; every fifth post refers to a photo name."""
-    with (server.root_connection(mariadb_server.DB_NAME) as connection,
-          connection.cursor() as cursor):
+    with server.root_connection(mariadb_server.DB_NAME) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM posts")
         current = cursor.fetchone()[0]
         while current < total:
@@ -141,12 +139,6 @@ def fill_posts(server: mariadb_server.MariaDBServer, total: int) -> None:
             current += len(rows)
 
 
-def app_env(server, account, **settings) -> dict[str, str]:
-    env = mariadb_server.settings_env(mariadb_server.app_settings(server, account, **settings))
-    env["EXTAGRAM_CONFIG"] = os.devnull
-    return env
-
-
 def upload_script(workdir: Path) -> Path:
     """A wrk Lua script POSTing a multipart form with a ~200 KB JPEG."""
     size = 400
@@ -155,16 +147,21 @@ def upload_script(workdir: Path) -> Path:
         size += 20
         photo = noise_jpeg((size, size))
     boundary = "extagrambenchboundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"post\"\r\n\r\n"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="post"\r\n\r\n'
             f"benchmark upload\r\n--{boundary}\r\nContent-Disposition: form-data; "
-            f"name=\"photo\"; filename=\"bench.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-            ).encode() + photo + f"\r\n--{boundary}--\r\n".encode()
+            f'name="photo"; filename="bench.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+        ).encode()
+        + photo
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     (workdir / "body.bin").write_bytes(body)
     script = workdir / "upload.lua"
     script.write_text(f"""
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "multipart/form-data; boundary={boundary}"
-local file = io.open("{workdir / 'body.bin'}", "rb")
+local file = io.open("{workdir / "body.bin"}", "rb")
 wrk.body = file:read("*a")
 file:close()
 """)
@@ -175,8 +172,7 @@ file:close()
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,10000,100000")
-    parser.add_argument("--duration", type=int, default=10, choices=range(1, 61),
-                        metavar="SECONDS")
+    parser.add_argument("--duration", type=int, default=10, choices=range(1, 61), metavar="SECONDS")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
@@ -185,14 +181,16 @@ def main() -> int:
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (Debian package wrk)")
     mariadb_server.stop_on_sigterm()
-    wrk = dict(duration=args.duration, connections=args.connections, threads=args.wrk_threads)
+    wrk = {"duration": args.duration, "connections": args.connections, "threads": args.wrk_threads}
 
     rows = []
-    with mariadb_server.MariaDBServer() as server, \
-            tempfile.TemporaryDirectory(prefix="extagram-bench-") as workdir:
+    with (
+        mariadb_server.MariaDBServer() as server,
+        tempfile.TemporaryDirectory(prefix="extagram-bench-") as workdir,
+    ):
         accounts = mariadb_server.provision(server)
         mariadb_server.migrate(server, accounts)
-        feed_env = app_env(server, accounts["feed"], mode="feed")
+        feed_env = mariadb_server.app_env(server, accounts["feed"], mode="feed")
         with GunicornServer(feed_env, workers=args.workers, threads=args.threads) as gunicorn:
             for size in (int(text) for text in args.sizes.split(",")):
                 started = time.monotonic()
@@ -207,35 +205,44 @@ def main() -> int:
 
         uploads_dir = Path(workdir) / "photos"
         uploads_dir.mkdir()
-        upload_env = app_env(server, accounts["upload"], mode="upload",
-                             uploads_dir=str(uploads_dir))
+        upload_env = mariadb_server.app_env(
+            server, accounts["upload"], mode="upload", uploads_dir=str(uploads_dir)
+        )
         script = upload_script(Path(workdir))
         with GunicornServer(upload_env, workers=args.workers, threads=args.threads) as gunicorn:
-            upload_result = run_wrk(gunicorn.url + "/upload", script=script,
-                                    **{**wrk, "connections": min(args.connections, 4)})
-        with (server.root_connection(mariadb_server.DB_NAME) as connection,
-              connection.cursor() as cursor):
+            upload_result = run_wrk(
+                gunicorn.url + "/upload", script=script, **{**wrk, "connections": min(args.connections, 4)}
+            )
+        with server.root_connection(mariadb_server.DB_NAME) as connection, connection.cursor() as cursor:
             cursor.execute("SELECT COUNT(*) FROM photos")
             stored = cursor.fetchone()[0]
         written = len(list(uploads_dir.iterdir()))
 
     print()
-    print(f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s; gunicorn gthread "
-          f"{args.workers} workers x {args.threads} threads; nginx 2 workers; all on loopback")
+    print(
+        f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s; gunicorn gthread "
+        f"{args.workers} workers x {args.threads} threads; nginx 2 workers; all on loopback"
+    )
     print()
-    print("| posts | page bytes | gunicorn rps | p50 ms | p99 ms | nginx rps | p50 ms | p99 ms "
-          "| nginx/gunicorn |")
+    print(
+        "| posts | page bytes | gunicorn rps | p50 ms | p99 ms | nginx rps | p50 ms | p99 ms "
+        "| nginx/gunicorn |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, page_bytes, app_result, static_result in rows:
-        print(f"| {size:,} | {page_bytes:,} | {app_result.rps:,.0f} | {app_result.p50_ms:.2f} "
-              f"| {app_result.p99_ms:.2f} | {static_result.rps:,.0f} | {static_result.p50_ms:.2f} "
-              f"| {static_result.p99_ms:.2f} | {static_result.rps / app_result.rps:.1f}x |")
+        print(
+            f"| {size:,} | {page_bytes:,} | {app_result.rps:,.0f} | {app_result.p50_ms:.2f} "
+            f"| {app_result.p99_ms:.2f} | {static_result.rps:,.0f} | {static_result.p50_ms:.2f} "
+            f"| {static_result.p99_ms:.2f} | {static_result.rps / app_result.rps:.1f}x |"
+        )
     errors = sum(r.errors for _s, _b, a, n in rows for r in (a, n))
     print(f"\nfeed errors (non-2xx/3xx or socket): {errors}")
-    print(f"\nuploads (~200 KB JPEG, {min(args.connections, 4)} connections): "
-          f"{upload_result.rps:.1f} uploads/s, p50 {upload_result.p50_ms:.0f} ms, "
-          f"p99 {upload_result.p99_ms:.0f} ms, {upload_result.requests} requests, "
-          f"{upload_result.errors} errors, {stored} photos in DB, {written} files written")
+    print(
+        f"\nuploads (~200 KB JPEG, {min(args.connections, 4)} connections): "
+        f"{upload_result.rps:.1f} uploads/s, p50 {upload_result.p50_ms:.0f} ms, "
+        f"p99 {upload_result.p99_ms:.0f} ms, {upload_result.requests} requests, "
+        f"{upload_result.errors} errors, {stored} photos in DB, {written} files written"
+    )
     return 0
 
 

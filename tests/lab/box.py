@@ -7,57 +7,89 @@ debian/bookworm64 box they install them through apt as usual.
 """
 
 import hashlib
+import ipaddress
 import json
 import os
 import pathlib
 import shutil
 import tarfile
 
-from common import CACHE_DIR, log, run
+from extagram_lab.common import CACHE_DIR, log, run
+from extagram_lab.inventory import lab_setting
+from extagram_lab.namespace import APT_PROXY_PORT
 
 BOX_NAME = "extagram/bookworm-lab"
+# How Vagrant spells the box name in file names: its box directory and libvirt's pool volumes.
+BOX_FILE_NAME = BOX_NAME.replace("/", "-VAGRANTSLASH-")
 MIRROR = "http://deb.debian.org/debian"
-# Where guests find the lab's apt proxy (the management bridge of the namespace).
-GUEST_APT_PROXY = "http://192.168.121.1:3142"
+# Where guests find the lab's apt proxy: the namespace's end of vagrant-libvirt's default
+# management network, which every VM has.
+GUEST_APT_PROXY = (
+    f"http://{next(ipaddress.ip_network(lab_setting('vagrant_management_network')).hosts())}:{APT_PROXY_PORT}"
+)
 
 BASE_PACKAGES = [
-    "systemd-sysv", "dbus", "openssh-server", "sudo", "python3", "python3-apt",
-    "linux-image-amd64", "initramfs-tools", "iproute2", "ca-certificates", "curl",
-    "procps", "less",
+    "systemd-sysv",
+    "dbus",
+    "openssh-server",
+    "sudo",
+    "python3",
+    "python3-apt",
+    "linux-image-amd64",
+    "initramfs-tools",
+    "iproute2",
+    "ca-certificates",
+    "curl",
+    "procps",
+    "less",
 ]
 # What the roles install, preinstalled here so provisioning under TCG stays in minutes.
 ROLE_PACKAGES = [
-    "nginx", "mariadb-server", "mariadb-client", "python3-pymysql", "nfs-kernel-server",
-    "nfs-common", "python3-venv", "nftables", "chrony", "unattended-upgrades",
+    "nginx",
+    "mariadb-server",
+    "mariadb-client",
+    "python3-pymysql",
+    "nfs-kernel-server",
+    "nfs-common",
+    "python3-venv",
+    "nftables",
+    "chrony",
+    "unattended-upgrades",
 ]
 # Preinstalled, but a node only runs them once its role enables them.
 DISABLED_UNITS = [
-    "nginx.service", "mariadb.service", "nfs-server.service", "rpcbind.service",
-    "rpcbind.socket", "apt-daily.timer", "apt-daily-upgrade.timer",
+    "nginx.service",
+    "mariadb.service",
+    "nfs-server.service",
+    "rpcbind.service",
+    "rpcbind.socket",
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
 ]
-HERE = pathlib.Path(__file__).resolve().parent
-VAGRANT_PUBKEY = pathlib.Path(
-    "/usr/share/rubygems-integration/all/gems/vagrant-2.3.4/keys/vagrant.pub")
+VAGRANT_PUBKEY = pathlib.Path("/usr/share/rubygems-integration/all/gems/vagrant-2.3.4/keys/vagrant.pub")
 
 GUEST_FILES = {
     # Catch-all DHCP sorts after Vagrant's 50-vagrant-*.network, or the private IP is never applied.
-    "etc/systemd/network/99-dhcp.network":
-        "[Match]\nName=e*\n\n[Network]\nDHCP=ipv4\n\n[DHCPv4]\nClientIdentifier=mac\n",
+    "etc/systemd/network/99-dhcp.network": (
+        "[Match]\nName=e*\n\n[Network]\nDHCP=ipv4\n\n[DHCPv4]\nClientIdentifier=mac\n"
+    ),
     "etc/apt/apt.conf.d/01lab-proxy": f'Acquire::http::Proxy "{GUEST_APT_PROXY}";\n',
-    "etc/apt/sources.list":
+    "etc/apt/sources.list": (
         f"deb {MIRROR} bookworm main\ndeb {MIRROR} bookworm-updates main\n"
-        "deb http://deb.debian.org/debian-security bookworm-security main\n",
+        "deb http://deb.debian.org/debian-security bookworm-security main\n"
+    ),
     "etc/fstab": "/dev/vda / ext4 defaults,noatime 0 1\n",
     "etc/hostname": "bookworm-lab\n",
     # sudo looks its own host name up; with no DNS in the lab that lookup would stall every become.
     "etc/hosts": "127.0.0.1 localhost\n127.0.1.1 bookworm-lab\n",
     "etc/sudoers.d/vagrant": "vagrant ALL=(ALL) NOPASSWD: ALL\n",
     # Every VM is a copy of one image: host keys are made on first boot, not shared.
-    "etc/systemd/system/ssh-host-keys.service":
+    "etc/systemd/system/ssh-host-keys.service": (
         "[Unit]\nDescription=Generate SSH host keys on first boot\nBefore=ssh.service\n"
         "ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key\n\n"
         "[Service]\nType=oneshot\nExecStart=/usr/bin/ssh-keygen -A\n\n"
-        "[Install]\nWantedBy=multi-user.target\n",
+        "[Install]\nWantedBy=multi-user.target\n"
+    ),
 }
 
 BOX_VAGRANTFILE = """\
@@ -78,8 +110,16 @@ RECIPE_VERSION = 1
 
 def recipe_id():
     """Changes whenever the recipe does, so a stale cached box is rebuilt."""
-    recipe = [RECIPE_VERSION, MIRROR, GUEST_APT_PROXY, BASE_PACKAGES, ROLE_PACKAGES,
-              DISABLED_UNITS, GUEST_FILES, BOX_VAGRANTFILE]
+    recipe = [
+        RECIPE_VERSION,
+        MIRROR,
+        GUEST_APT_PROXY,
+        BASE_PACKAGES,
+        ROLE_PACKAGES,
+        DISABLED_UNITS,
+        GUEST_FILES,
+        BOX_VAGRANTFILE,
+    ]
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -104,8 +144,7 @@ def _install_role_packages(rootfs):
         run(["mount", "-t", fs, fs, str(rootfs / target)])
     try:
         _chroot(rootfs, "apt-get", "update", "-q")
-        _chroot(rootfs, "apt-get", "install", "-y", "-q", "--no-install-recommends",
-                *ROLE_PACKAGES)
+        _chroot(rootfs, "apt-get", "install", "-y", "-q", "--no-install-recommends", *ROLE_PACKAGES)
         _chroot(rootfs, "apt-get", "clean")
     finally:
         for target in ("sys", "proc"):
@@ -143,8 +182,9 @@ def _pack(rootfs, out_dir, target):
     run(["mkfs.ext4", "-q", "-F", "-L", "root", "-d", str(rootfs), str(raw), f"{size_gb}G"])
     run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(out_dir / "box.img")])
     raw.unlink()
-    (out_dir / "metadata.json").write_text(json.dumps(
-        {"provider": "libvirt", "format": "qcow2", "virtual_size": size_gb}))
+    (out_dir / "metadata.json").write_text(
+        json.dumps({"provider": "libvirt", "format": "qcow2", "virtual_size": size_gb})
+    )
     (out_dir / "Vagrantfile").write_text(BOX_VAGRANTFILE)
     box = out_dir / "extagram-lab.box.partial"
     with tarfile.open(box, "w") as tar:
@@ -164,8 +204,16 @@ def build():
     out_dir.mkdir(parents=True)
     rootfs = out_dir / "rootfs"
     log("building the Debian 12 box (debootstrap, once per recipe)")
-    run(["debootstrap", "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES),
-         "bookworm", str(rootfs), MIRROR])
+    run(
+        [
+            "debootstrap",
+            "--variant=minbase",
+            "--include=" + ",".join(BASE_PACKAGES),
+            "bookworm",
+            str(rootfs),
+            MIRROR,
+        ]
+    )
     _install_role_packages(rootfs)
     _configure(rootfs)
     _pack(rootfs, out_dir, box_path())
@@ -180,14 +228,10 @@ def add_to_vagrant():
     vagrant-libvirt copies each box build into libvirt's pool under a new
     name, so VMs made from an older build keep their backing image.
     """
-    marker = pathlib.Path.home() / ".vagrant.d" / "boxes" / BOX_NAME.replace("/", "-VAGRANTSLASH-")
+    marker = pathlib.Path.home() / ".vagrant.d" / "boxes" / BOX_FILE_NAME
     stamp = marker / f".extagram-{recipe_id()}"
     if stamp.exists():
         return
     run(["vagrant", "box", "add", "--force", "--name", BOX_NAME, str(box_path())])
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.touch()
-
-
-def pool_volume_prefix():
-    return BOX_NAME.replace("/", "-VAGRANTSLASH-")

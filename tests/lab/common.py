@@ -21,6 +21,16 @@ def run(cmd, check=True, **kwargs):
     return subprocess.run([str(part) for part in cmd], check=check, **kwargs)
 
 
+def succeeds(cmd):
+    """True when a quiet command exits 0 (a probe: failing is an answer, not an error)."""
+    return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
+
+
+def output(cmd):
+    """The stdout of a probe command, whatever its exit code (empty output is the answer then)."""
+    return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+
+
 class StepTimer:
     """Runs the steps of a suite, keeps going after a failure, prints a table of their times."""
 
@@ -31,7 +41,9 @@ class StepTimer:
         print(f"\n=== {name}: {' '.join(str(part) for part in cmd)}", flush=True)
         started = time.monotonic()
         # Ansible refuses a non-blocking stdin (as CI runners may hand down); nothing here reads it.
-        code = subprocess.run([str(part) for part in cmd], cwd=cwd, stdin=subprocess.DEVNULL).returncode
+        code = subprocess.run(
+            [str(part) for part in cmd], cwd=cwd, stdin=subprocess.DEVNULL, check=False
+        ).returncode
         self.rows.append((name, time.monotonic() - started, "ok" if code == 0 else f"FAILED ({code})"))
         return code == 0
 

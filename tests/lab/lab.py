@@ -15,45 +15,35 @@ Every verb is idempotent and safe after a crash.
   lab.py destroy NODE...                  remove some VMs
   lab.py down                             remove every VM, daemon, socket and the namespace
   lab.py run COMMAND...                   run a command inside the lab namespace
+  lab.py hosts [NODE...]                  the nodes' addresses and groups as JSON (no root needed)
 """
 
 import argparse
+import json
 import os
 import pathlib
 import subprocess
 import sys
 import time
 
-import yaml
+try:
+    from extagram_lab import accel, box, inventory, namespace
+    from extagram_lab.common import REPO, log, run, succeeds
+except ModuleNotFoundError as missing:  # a Python without `make venv`'s editable install
+    sys.exit(f"lab: {missing}; run me with .venv/bin/python (`make venv` installs the lab)")
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-
-import accel  # noqa: E402
-import box  # noqa: E402
-import namespace  # noqa: E402
-from common import REPO, log, run  # noqa: E402
-
-INVENTORY = REPO / "inventory" / "vagrant" / "hosts.yml"
 WHEELHOUSE = REPO / ".wheelhouse"
 SSH_KEY = pathlib.Path.home() / ".vagrant.d" / "insecure_private_key"
 CONSOLE_DIR = namespace.RUN_DIR / "console"
 DOMAIN_PREFIX = "extagram-"
-SSH_OPTIONS = ["-i", str(SSH_KEY), "-o", "StrictHostKeyChecking=no", "-o",
-               "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"]
-
-
-def inventory_hosts():
-    """Host name -> vars, read from the same file the Vagrantfile reads."""
-    found = {}
-
-    def walk(group):
-        for name, variables in (group.get("hosts") or {}).items():
-            found.setdefault(name, {}).update(variables or {})
-        for child in (group.get("children") or {}).values():
-            walk(child or {})
-
-    walk(yaml.safe_load(INVENTORY.read_text())["all"])
-    return dict(sorted(found.items()))
+# The VMs are recreated often and make new host keys on first boot: nothing to check or keep.
+SSH_CONFIG = {
+    "StrictHostKeyChecking": "no",
+    "UserKnownHostsFile": "/dev/null",
+    "LogLevel": "ERROR",
+    "ConnectTimeout": "5",
+}
+SSH_OPTIONS = ["-i", str(SSH_KEY), *(f"-o{key}={value}" for key, value in SSH_CONFIG.items())]
 
 
 def lab_env():
@@ -94,15 +84,22 @@ def in_lab(cmd, check=True):
 
 def vagrant(*args, nodes=()):
     """Run vagrant in the namespace; on failure show the consoles of the nodes involved."""
-    cmd = namespace.ns_prefix() + ["vagrant", *args, *nodes]
+    cmd = [*namespace.ns_prefix(), "vagrant", *args, *nodes]
     log("$ " + " ".join(cmd))
     # stdin closed: Vagrant's Ansible provisioner refuses a non-blocking one.
-    proc = subprocess.Popen(cmd, cwd=REPO, env=lab_env(), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env=lab_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     for line in proc.stdout:
         log(line.rstrip())
     if proc.wait() != 0:
-        for node in nodes or inventory_hosts():
+        for node in nodes or inventory.hosts():
             console = CONSOLE_DIR / f"{node}.log"
             if console.exists():
                 tail = console.read_text(errors="replace").splitlines()[-25:]
@@ -133,8 +130,11 @@ def remove_stale_domains(nodes):
 def prepare_host():
     if not namespace.inside():
         # Same build settings as inside the namespace, so both builds give the same wheel.
-        run([sys.executable, REPO / "roles/extagram_app/files/build_wheelhouse.py", REPO / "app",
-             WHEELHOUSE], stdout=subprocess.DEVNULL, env=dict(os.environ, PIP_NO_BUILD_ISOLATION="0"))
+        run(
+            [sys.executable, REPO / "tools/build_wheelhouse.py", REPO / "app", WHEELHOUSE],
+            stdout=subprocess.DEVNULL,
+            env=dict(os.environ, PIP_NO_BUILD_ISOLATION="0"),
+        )
     namespace.up()
     CONSOLE_DIR.mkdir(parents=True, exist_ok=True)
     box.build()
@@ -142,8 +142,7 @@ def prepare_host():
 
 
 def cmd_up(args):
-    hosts = inventory_hosts()
-    nodes = args.nodes or list(hosts)
+    nodes = args.nodes or list(inventory.hosts())
     prepare_host()
     remove_stale_domains(nodes)
     started = time.monotonic()
@@ -156,24 +155,24 @@ def cmd_up(args):
 
 def cmd_provision(_args):
     started = time.monotonic()
-    vagrant("provision", list(inventory_hosts())[-1])
+    # The Vagrantfile provisions all nodes from its last machine (the last name in order).
+    vagrant("provision", list(inventory.hosts())[-1])
     log(f"site.yml done in {time.monotonic() - started:.0f}s")
 
 
 def cmd_status(_args):
     vagrant("status")
     print(virsh("list", "--all").stdout)
-    print(f"site: http://127.0.0.1:{namespace.HTTP_PORT}/ (bridged into namespace "
-          f"{namespace.NAMESPACE})")
+    print(f"site: http://127.0.0.1:{namespace.HTTP_PORT}/ (bridged into namespace {namespace.NAMESPACE})")
 
 
 def ssh_cmd(node, command):
-    address = inventory_hosts()[node]["ansible_host"]
-    return namespace.ns_prefix() + ["ssh", *SSH_OPTIONS, f"vagrant@{address}", *command]
+    return [*namespace.ns_prefix(), "ssh", *SSH_OPTIONS, f"vagrant@{inventory.address(node)}", *command]
 
 
 def cmd_ssh(args):
-    os.execvp(ssh_cmd(args.node, args.command)[0], ssh_cmd(args.node, args.command))
+    cmd = ssh_cmd(args.node, args.command)
+    os.execvp(cmd[0], cmd)
 
 
 def cmd_service(args, action):
@@ -189,7 +188,7 @@ def cmd_start(args):
     if "running" not in virsh("domstate", domain).stdout:
         run(["virsh", "start", domain])
     started = time.monotonic()
-    while subprocess.run(ssh_cmd(args.node, ["true"]), capture_output=True).returncode != 0:
+    while not succeeds(ssh_cmd(args.node, ["true"])):
         if time.monotonic() - started > 900:
             sys.exit(f"lab: {args.node} has no SSH after 900s")
         time.sleep(3)
@@ -204,13 +203,12 @@ def cmd_destroy(args):
 
 
 def cmd_down(_args):
-    nodes = list(inventory_hosts())
-    if namespace.exists() and subprocess.run(["pgrep", "-x", "libvirtd"]).returncode == 0:
-        remove_stale_domains(nodes)
+    if namespace.exists() and succeeds(["pgrep", "-x", "libvirtd"]):
+        remove_stale_domains(list(inventory.hosts()))
         vagrant("destroy", "-f")
         # With no VM left, the pool's copies of the box are only disk space.
         for volume in virsh("vol-list", "--pool", "default", "--name").stdout.split():
-            if volume.startswith(box.pool_volume_prefix()):
+            if volume.startswith(box.BOX_FILE_NAME):
                 virsh("vol-delete", "--pool", "default", volume)
     namespace.down()
 
@@ -220,9 +218,28 @@ def cmd_run(args):
     sys.exit(in_lab(args.command, check=False).returncode)
 
 
+def cmd_hosts(args):
+    """Each node's address and groups, for Molecule's create playbook and other tools."""
+    known = inventory.hosts()
+    unknown = sorted(set(args.nodes) - set(known))
+    if unknown:
+        sys.exit(f"lab: not nodes of {inventory.inventory_path()}: {', '.join(unknown)}")
+    print(
+        json.dumps(
+            {
+                name: {"address": known[name].address, "groups": list(known[name].groups)}
+                for name in args.nodes or known
+            },
+            indent=2,
+        )
+    )
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.set_defaults(needs_root=True)
     verbs = parser.add_subparsers(dest="verb", required=True)
     up = verbs.add_parser("up")
     up.add_argument("--no-provision", action="store_true")
@@ -250,8 +267,11 @@ def main():
     run_parser = verbs.add_parser("run")
     run_parser.add_argument("command", nargs=argparse.REMAINDER)
     run_parser.set_defaults(func=cmd_run)
+    hosts = verbs.add_parser("hosts")
+    hosts.add_argument("nodes", nargs="*")
+    hosts.set_defaults(func=cmd_hosts, needs_root=False)  # reads the inventory only
     args = parser.parse_args()
-    if os.geteuid() != 0:
+    if args.needs_root and os.geteuid() != 0:
         sys.exit("lab: needs root (network namespace, libvirt)")
     args.func(args)
 

@@ -1,9 +1,10 @@
 """The lab's network namespace and the daemons that live in it.
 
-libvirtd runs inside the namespace, so its bridges (192.168.121.0/24 for
-management, 192.168.56.0/24 private) and dnsmasq never appear in the
-machine's main namespace. Two unix-socket bridges cross the boundary: guests
-reach the apt proxy, and 127.0.0.1:<port> on the machine reaches S1:80.
+libvirtd runs inside the namespace, so its bridges (vagrant-libvirt's
+management network and the private network of inventory/vagrant/hosts.yml)
+and dnsmasq never appear in the machine's main namespace. Two unix-socket
+bridges cross the boundary: guests reach the apt proxy, and 127.0.0.1:<port>
+on the machine reaches the balancer's port 80.
 """
 
 import os
@@ -14,18 +15,22 @@ import subprocess
 import sys
 import time
 
-from common import CACHE_DIR, REPO, log, run
+from extagram_lab import inventory
+from extagram_lab.common import CACHE_DIR, log, output, run
 
 NAMESPACE = "extagram-lab"
 RUN_DIR = pathlib.Path("/run/extagram-lab")
 APT_SOCKET = RUN_DIR / "apt-proxy.sock"
 HTTP_SOCKET = RUN_DIR / "s1-http.sock"
 HTTP_PORT = int(os.environ.get("EXTAGRAM_LAB_HTTP_PORT", "8080"))
-BALANCER = "192.168.56.11"
+APT_PROXY_PORT = 3142  # apt-cacher-ng's usual port, inside the namespace only
 QEMU_CONF = pathlib.Path("/etc/libvirt/qemu.conf")
 QEMU_SETTINGS = {  # what libvirt's qemu driver needs without systemd or cgroups
-    "user": '"root"', "group": '"root"', "dynamic_ownership": "0",
-    "security_driver": '"none"', "cgroup_controllers": "[ ]",
+    "user": '"root"',
+    "group": '"root"',
+    "dynamic_ownership": "0",
+    "security_driver": '"none"',
+    "cgroup_controllers": "[ ]",
 }
 
 
@@ -35,21 +40,21 @@ def ns_prefix():
 
 def inside():
     """True when this process already runs in the lab namespace."""
-    out = subprocess.run(["ip", "netns", "identify", str(os.getpid())],
-                         capture_output=True, text=True).stdout.split()
-    return NAMESPACE in out
+    return NAMESPACE in output(["ip", "netns", "identify", str(os.getpid())]).split()
 
 
 def exists():
-    return NAMESPACE in subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                       text=True).stdout.split()
+    return NAMESPACE in output(["ip", "netns", "list"]).split()
 
 
 def _process_start(pid):
     """When a process started, in seconds since the epoch."""
     ticks = int(pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    boot = next(int(line.split()[1]) for line in pathlib.Path("/proc/stat").read_text().splitlines()
-                if line.startswith("btime"))
+    boot = next(
+        int(line.split()[1])
+        for line in pathlib.Path("/proc/stat").read_text().splitlines()
+        if line.startswith("btime")
+    )
     return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -70,9 +75,15 @@ def _spawn(name, cmd, in_namespace):
     if _pid_alive(pidfile):
         return
     prefix = ns_prefix() if in_namespace else []
-    logfile = (RUN_DIR / f"{name}.log").open("ab")
-    proc = subprocess.Popen(prefix + [str(part) for part in cmd], stdout=logfile,
-                            stderr=logfile, stdin=subprocess.DEVNULL, start_new_session=True)
+    # The helper keeps its own copy of the log's file descriptor; ours closes after the start.
+    with (RUN_DIR / f"{name}.log").open("ab") as logfile:
+        proc = subprocess.Popen(
+            [*prefix, *(str(part) for part in cmd)],
+            stdout=logfile,
+            stderr=logfile,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     pidfile.write_text(str(proc.pid))
     log(f"started {name} (pid {proc.pid})")
 
@@ -87,8 +98,7 @@ def _stop(name):
 
 def _configure_qemu():
     text = QEMU_CONF.read_text()
-    lines = [line for line in text.splitlines()
-             if line.split("=")[0].strip() not in QEMU_SETTINGS]
+    lines = [line for line in text.splitlines() if line.split("=")[0].strip() not in QEMU_SETTINGS]
     lines += [f"{key} = {value}" for key, value in QEMU_SETTINGS.items()]
     new = "\n".join(lines) + "\n"
     if new != text:
@@ -99,11 +109,8 @@ def _configure_qemu():
 
 def _daemon_running(name):
     """pid of a running daemon and whether it lives in the lab namespace."""
-    found = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout.split()
-    for pid in found:
-        where = subprocess.run(["ip", "netns", "identify", pid], capture_output=True,
-                               text=True).stdout.split()
-        return int(pid), NAMESPACE in where
+    for pid in output(["pgrep", "-x", name]).split():
+        return int(pid), NAMESPACE in output(["ip", "netns", "identify", pid]).split()
     return None, False
 
 
@@ -118,7 +125,7 @@ def _ensure_daemon(name, args, restart):
             time.sleep(0.2)
         pid = None
     if pid is None:
-        run(ns_prefix() + [name, *args])
+        run([*ns_prefix(), name, *args])
 
 
 def _wait_for_listener(path, seconds=30):
@@ -146,14 +153,30 @@ def up():
     _ensure_daemon("virtlogd", ["-d"], restart=False)
     _ensure_daemon("libvirtd", ["-d"], restart=changed)
     _wait_for_listener(pathlib.Path("/run/libvirt/libvirt-sock"))
-    _spawn("apt-proxy", [sys.executable, REPO / "tests/lab/apt_proxy.py", APT_SOCKET,
-                         CACHE_DIR / "apt"], in_namespace=False)
-    _spawn("apt-bridge", ["socat", "TCP-LISTEN:3142,fork,reuseaddr",
-                          f"UNIX-CONNECT:{APT_SOCKET}"], in_namespace=True)
-    _spawn("s1-bridge", ["socat", f"UNIX-LISTEN:{HTTP_SOCKET},fork,unlink-early",
-                         f"TCP:{BALANCER}:80,connect-timeout=5"], in_namespace=True)
-    _spawn("s1-port", ["socat", f"TCP-LISTEN:{HTTP_PORT},bind=127.0.0.1,fork,reuseaddr",
-                       f"UNIX-CONNECT:{HTTP_SOCKET}"], in_namespace=False)
+    _spawn(
+        "apt-proxy",
+        [sys.executable, "-m", "extagram_lab.apt_proxy", APT_SOCKET, CACHE_DIR / "apt"],
+        in_namespace=False,
+    )
+    _spawn(
+        "apt-bridge",
+        ["socat", f"TCP-LISTEN:{APT_PROXY_PORT},fork,reuseaddr", f"UNIX-CONNECT:{APT_SOCKET}"],
+        in_namespace=True,
+    )
+    _spawn(
+        "s1-bridge",
+        [
+            "socat",
+            f"UNIX-LISTEN:{HTTP_SOCKET},fork,unlink-early",
+            f"TCP:{inventory.balancer().address}:80,connect-timeout=5",
+        ],
+        in_namespace=True,
+    )
+    _spawn(
+        "s1-port",
+        ["socat", f"TCP-LISTEN:{HTTP_PORT},bind=127.0.0.1,fork,reuseaddr", f"UNIX-CONNECT:{HTTP_SOCKET}"],
+        in_namespace=False,
+    )
 
 
 def down():

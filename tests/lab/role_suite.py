@@ -11,12 +11,11 @@ the others; the table at the end gives each role's time and result.
 import pathlib
 import sys
 
-from common import REPO, StepTimer
+from extagram_lab.common import REPO, StepTimer
 
 
 def main():
-    roles = sys.argv[1:] or sorted(path.parent.parent.name
-                                   for path in REPO.glob("roles/*/molecule/default"))
+    roles = sys.argv[1:] or sorted(path.parent.parent.name for path in REPO.glob("roles/*/molecule/default"))
     molecule = str(pathlib.Path(sys.executable).parent / "molecule")
     timer = StepTimer()
     results = [timer.step(f"role {role}", [molecule, "test"], REPO / "roles" / role) for role in roles]

@@ -41,8 +41,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update(
         EXTAGRAM=config,
-        MAX_CONTENT_LENGTH=config.max_upload_bytes + 4 * config.max_text_length
-        + _FORM_OVERHEAD_BYTES,
+        MAX_CONTENT_LENGTH=config.max_upload_bytes + 4 * config.max_text_length + _FORM_OVERHEAD_BYTES,
     )
     db.init_app(app)
     error_pages.register_error_handlers(app)

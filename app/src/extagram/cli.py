@@ -1,4 +1,4 @@
-"""The `extagram` command: `db upgrade`, `media resync`, `dev`."""
+"""The `extagram` command: `db upgrade`, `media resync`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import sys
 import pymysql
 
 from extagram import db
-from extagram.app import create_app
 from extagram.config import ConfigError, load_config
 from extagram.migrations import MigrationError, upgrade
 from extagram.resync import resync_photos
@@ -32,22 +31,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Extagram maintenance commands. Settings come from the TOML file named by "
         "EXTAGRAM_CONFIG and EXTAGRAM_<KEY> environment variables.",
     )
-    groups = parser.add_subparsers(required=True, metavar="{db,media,dev}")
+    groups = parser.add_subparsers(required=True, metavar="{db,media}")
 
     db_group = groups.add_parser("db", help="database schema").add_subparsers(required=True)
-    db_group.add_parser("upgrade", help="apply pending migrations").set_defaults(
-        command=_db_upgrade
-    )
+    db_group.add_parser("upgrade", help="apply pending migrations").set_defaults(command=_db_upgrade)
 
     media_group = groups.add_parser("media", help="photo files").add_subparsers(required=True)
-    media_group.add_parser(
-        "resync", help="write photos the database has and uploads_dir lacks"
-    ).set_defaults(command=_media_resync)
-
-    dev = groups.add_parser("dev", help="run the development server (mode all)")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=5000)
-    dev.set_defaults(command=_dev)
+    media_group.add_parser("resync", help="write photos the database has and uploads_dir lacks").set_defaults(
+        command=_media_resync
+    )
     return parser
 
 
@@ -73,8 +65,3 @@ def _media_resync(_args: argparse.Namespace) -> int:
         connection.close()
     print(report)
     return 1 if report.failed else 0
-
-
-def _dev(args: argparse.Namespace) -> int:
-    create_app({"mode": "all"}).run(host=args.host, port=args.port, debug=False)
-    return 0

@@ -120,9 +120,7 @@ def _checked_values(data: Mapping[str, Any], source: str) -> dict[str, Any]:
         expected = _TYPES[_FIELDS[key].type]
         accepted = (int, float) if expected is float else (expected,)
         if isinstance(value, bool) or not isinstance(value, accepted):
-            raise ConfigError(
-                f"{source}: {key} must be of type {expected.__name__}, got {value!r}"
-            )
+            raise ConfigError(f"{source}: {key} must be of type {expected.__name__}, got {value!r}")
         values[key] = value
     return values
 

@@ -26,9 +26,7 @@ class Migration:
     sql: str
 
     def statements(self) -> list[str]:
-        code = "\n".join(
-            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
-        )
+        code = "\n".join(line for line in self.sql.splitlines() if not line.lstrip().startswith("--"))
         return [part.strip() for part in _STATEMENT_END.split(code) if part.strip()]
 
 

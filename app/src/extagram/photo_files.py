@@ -25,8 +25,9 @@ def write_photo_file(directory: str, name: str, data: bytes, timeout: float) -> 
     Returns True when the file is in place; failures are logged as warnings.
     """
     if not _pending_writes.acquire(blocking=False):
-        log.warning("photo %s not written: %d writes to %s still pending",
-                    name, MAX_PENDING_WRITES, directory)
+        log.warning(
+            "photo %s not written: %d writes to %s still pending", name, MAX_PENDING_WRITES, directory
+        )
         return False
     finished = threading.Event()
     outcome = {"written": False}
@@ -43,8 +44,9 @@ def write_photo_file(directory: str, name: str, data: bytes, timeout: float) -> 
 
     threading.Thread(target=write, name=f"write-{name}", daemon=True).start()
     if not finished.wait(timeout):
-        log.warning("photo %s not written to %s within %ss; left to finish in background",
-                    name, directory, timeout)
+        log.warning(
+            "photo %s not written to %s within %ss; left to finish in background", name, directory, timeout
+        )
         return False
     return outcome["written"]
 

@@ -61,17 +61,13 @@ def process_photo(raw: bytes) -> ProcessedPhoto:
                 image.load()
                 data = _reencode(image, extension)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise Rejected(
-            413, f"The photo has too many pixels (at most {MAX_PIXELS:,} are accepted)."
-        ) from None
+        raise Rejected(413, f"The photo has too many pixels (at most {MAX_PIXELS:,} are accepted).") from None
     except UnidentifiedImageError:
         raise Rejected(
             415, "This file is not a supported image. Please choose a JPEG, PNG, GIF or WebP photo."
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError):
-        raise Rejected(
-            415, "This image is damaged or truncated. Please choose another photo."
-        ) from None
+        raise Rejected(415, "This image is damaged or truncated. Please choose another photo.") from None
     return ProcessedPhoto(data, mime_type, extension)
 
 

@@ -20,12 +20,12 @@ class ResyncReport:
     failed: int = 0
 
     def __str__(self) -> str:
-        return (f"written {self.written}, already present {self.already_present}, "
-                f"failed {self.failed}")
+        return f"written {self.written}, already present {self.already_present}, failed {self.failed}"
 
 
-def resync_photos(connection: Connection, uploads_dir: str, write_timeout: float,
-                  batch_size: int = NAMES_PER_BATCH) -> ResyncReport:
+def resync_photos(
+    connection: Connection, uploads_dir: str, write_timeout: float, batch_size: int = NAMES_PER_BATCH
+) -> ResyncReport:
     # Names are walked in batches and each missing photo's bytes are fetched alone,
     # so memory stays bounded by one photo whatever the table size.
     report = ResyncReport()
@@ -37,8 +37,7 @@ def resync_photos(connection: Connection, uploads_dir: str, write_timeout: float
                 report.already_present += 1
                 continue
             photo = store.photo(connection, name)
-            if photo is not None and write_photo_file(uploads_dir, name, photo.data,
-                                                      write_timeout):
+            if photo is not None and write_photo_file(uploads_dir, name, photo.data, write_timeout):
                 report.written += 1
             else:
                 report.failed += 1

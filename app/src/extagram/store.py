@@ -37,9 +37,7 @@ class Photo:
 _POST_COLUMNS = "id, post, photourl, created_at"
 
 
-def newest_posts(
-    connection: Connection, limit: int, before: int | None = None
-) -> tuple[list[Post], bool]:
+def newest_posts(connection: Connection, limit: int, before: int | None = None) -> tuple[list[Post], bool]:
     """Newest first, starting below `before`; also tells whether older posts exist."""
     # Keyset pagination on the primary key: the cost is the same on any page and table size.
     sql = f"SELECT {_POST_COLUMNS} FROM posts"
@@ -66,9 +64,7 @@ def _fetch_posts(connection: Connection, sql: str, params: list[int]) -> list[Po
         return [Post(*row) for row in cursor.fetchall()]
 
 
-def publish_post(
-    connection: Connection, text: str, photo_name: str | None, photo: Photo | None
-) -> int:
+def publish_post(connection: Connection, text: str, photo_name: str | None, photo: Photo | None) -> int:
     """Store the photo bytes and the post in one transaction; returns the post id.
 
     On any error nothing is committed: the request's connection is closed without COMMIT.
@@ -105,7 +101,5 @@ def photo(connection: Connection, name: str) -> Photo | None:
 def photo_names_after(connection: Connection, after: str, limit: int) -> list[str]:
     """Photo names in order, for walking the whole table in bounded batches."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT name FROM photos WHERE name > %s ORDER BY name LIMIT %s", (after, limit)
-        )
+        cursor.execute("SELECT name FROM photos WHERE name > %s ORDER BY name LIMIT %s", (after, limit))
         return [row[0] for row in cursor.fetchall()]

@@ -8,7 +8,6 @@ from werkzeug.exceptions import HTTPException
 from extagram.db import UNAVAILABLE_ERRORS
 from extagram.errors import Rejected, upload_too_large_message
 
-
 _TITLES = {
     400: "Bad request",
     404: "Page not found",
@@ -49,8 +48,7 @@ def _http_error(error: HTTPException):
 
 
 def _database_unavailable(error: Exception):
-    current_app.logger.warning("database unavailable for %s %s: %s",
-                               request.method, request.path, error)
+    current_app.logger.warning("database unavailable for %s %s: %s", request.method, request.path, error)
     response = error_response(503, _MESSAGES[503])
     response.headers["Retry-After"] = "5"
     return response

@@ -33,9 +33,7 @@ def _validated_text(raw: str | None, max_length: int) -> str:
     if not text:
         raise Rejected(400, "Please write some text for your post.")
     if len(text) > max_length:
-        raise Rejected(
-            400, f"The text is too long: at most {max_length} characters, you sent {len(text)}."
-        )
+        raise Rejected(400, f"The text is too long: at most {max_length} characters, you sent {len(text)}.")
     return text
 
 

@@ -1,32 +1,14 @@
 """Role common on every node: hostname, /etc/hosts, chrony, security updates, nftables.
 
-Runs in roles/common's scenario and in tests/topology (all seven nodes).
+Runs in roles/common's scenario and in tests/topology (all seven nodes). The firewall checked
+here is the base policy only: each service role opens its own port in /etc/nftables.d and checks
+it in its own tests (testinfra_helpers.assert_port_open_only_to).
 """
 
-import os
+from extagram_testing import testinfra_helpers as helpers
 
-import testinfra.utils.ansible_runner
-
-RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(
-    os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-)
-testinfra_hosts = RUNNER.get_hosts("all")
-
-# (group the rule lives on, port, groups allowed in); mirrors common_firewall_services.
-SERVICES = [
-    ("database", 3306, ("feed", "upload")),
-    ("feed", 8000, ("balancer",)),
-    ("upload", 8000, ("balancer",)),
-    ("nfs_server", 2049, ("nfs_clients",)),
-    ("media", 80, ("balancer",)),
-    ("assets", 80, ("balancer",)),
-]
-
-
-def addresses(*groups):
-    return sorted(
-        {RUNNER.get_variables(name)["ansible_host"] for group in groups for name in RUNNER.get_hosts(group)}
-    )
+testinfra_hosts = helpers.running("all")
+SSH_RULE = 'tcp dport 22 accept comment "ssh"'
 
 
 def test_base_packages(host):
@@ -42,13 +24,10 @@ def test_etc_hosts_lists_every_node(host):
     hosts = host.file("/etc/hosts")
     assert hosts.mode == 0o644
     content = hosts.content_string
-    for name in RUNNER.get_hosts("all"):
-        address = RUNNER.get_variables(name)["ansible_host"]
-        assert f"{address} {name}\n" in content, name
+    for name in helpers.hosts("all"):
+        assert f"{helpers.address(name)} {name}\n" in content, name
     assert "127.0.1.1" not in content
-    assert host.check_output(f"getent hosts {host.backend.host}").split()[0] == (
-        host.ansible.get_variables()["ansible_host"]
-    )
+    assert host.check_output(f"getent hosts {host.backend.host}").split()[0] == helpers.address(host)
 
 
 def test_chrony_runs(host):
@@ -68,35 +47,30 @@ def test_unattended_security_upgrades(host):
 
 def test_nftables_enabled_and_loaded(host):
     assert host.service("nftables").is_enabled
-    conf = host.file("/etc/nftables.conf")
+    conf = host.file(helpers.NFTABLES_CONF)
     assert conf.user == "root"
     assert conf.mode == 0o750
-    host.run_expect([0], "nft -c -f /etc/nftables.conf")
-    ruleset = host.check_output("nft list chain inet filter input")
-    assert "policy drop" in ruleset
-    assert 'tcp dport 22 accept comment "ssh"' in ruleset
+    lines = [line.strip() for line in conf.content_string.splitlines()]
+    statements = [line for line in lines if line and not line.startswith("#")]
+    assert statements[-1] == f'include "{helpers.RULES_DIR}/*.nft"', statements[-1]
+    host.run_expect([0], f"nft -c -f {helpers.NFTABLES_CONF}")
+    rules = helpers.input_rules(host)
+    assert any("policy drop;" in rule for rule in rules), rules
+    assert SSH_RULE in rules, rules
 
 
-def test_firewall_follows_group_membership(host):
-    groups = host.ansible.get_variables()["group_names"]
-    ruleset = host.check_output("nft list chain inet filter input")
-    for group, port, sources in SERVICES:
-        allowed = addresses(*sources)
-        if group in groups and allowed:
-            expected = ", ".join(allowed)
-            if len(allowed) == 1:
-                assert f"ip saddr {allowed[0]} tcp dport {port} accept" in ruleset, (group, port)
-            else:
-                assert f"ip saddr {{ {expected} }} tcp dport {port} accept" in ruleset, (group, port)
-    opened = {port for group, port, _ in SERVICES if group in groups}
-    if "balancer" in groups:
-        opened.add(80)
-        assert 'tcp dport 80 accept comment "http-public"' in ruleset
-    for port in {3306, 8000, 2049, 80} - opened:
-        assert f"dport {port} " not in ruleset, port
+def test_other_ports_open_only_through_the_role_rule_files(host):
+    """Besides SSH, every TCP port the input chain accepts comes from a service role's rule
+    file, named in the rule's comment (the roles check their own rule and sources)."""
+    rules_dir = host.file(helpers.RULES_DIR)
+    assert rules_dir.is_directory and rules_dir.user == "root"
+    for rule in helpers.input_rules(host):
+        if "tcp dport" not in rule or rule == SSH_RULE:
+            continue
+        comment = helpers.rule_comment(rule)
+        assert comment and host.file(f"{helpers.RULES_DIR}/{comment}.nft").is_file, rule
 
 
 def test_ssh_reachable_between_nodes(host):
-    for name in RUNNER.get_hosts("all"):
-        address = RUNNER.get_variables(name)["ansible_host"]
-        host.run_expect([0], f"timeout 5 bash -c '</dev/tcp/{address}/22'")
+    for name in helpers.running("all"):
+        host.run_expect([0], f"timeout 5 bash -c '</dev/tcp/{helpers.address(name)}/22'")

@@ -4,36 +4,30 @@ Runs in roles/extagram_app's scenario (s2 feed, s4 upload) and in tests/topology
 """
 
 import json
-import os
 
-import testinfra.utils.ansible_runner
+from extagram_lab.inventory import shared_setting
+from extagram_testing import testinfra_helpers as helpers
 
-RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(
-    os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-)
-testinfra_hosts = sorted(set(RUNNER.get_hosts("feed")) | set(RUNNER.get_hosts("upload")))
+testinfra_hosts = helpers.running("feed", "upload")
 VENV = "/opt/extagram/venv"
 CONFIG = "/etc/extagram/extagram.toml"
-EXPORT = "/srv/extagram/export"
+EXPORT = shared_setting("extagram_shared_export_dir")
+PORT = shared_setting("extagram_shared_app_port")
 
 
 def mode(host):
     return "upload" if "upload" in host.ansible.get_variables()["group_names"] else "feed"
 
 
-def address(host):
-    return host.ansible.get_variables()["ansible_host"]
-
-
 def fetch(host, path, *options):
-    out = host.check_output(f"curl -sS --max-time 20 -D - {' '.join(options)} http://{address(host)}:8000{path}")
-    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
-    return int(head.split()[1]), head.lower(), body
+    """(status, lower-cased headers, body) of a request to Gunicorn on the node's private address."""
+    return helpers.fetch(host, path, *options, address=helpers.address(host), port=PORT, max_time=20)
 
 
 def test_system_user_with_fixed_ids(host):
     user = host.user("extagram")
-    assert user.uid == 950 and user.gid == 950
+    assert user.uid == shared_setting("extagram_shared_app_uid")
+    assert user.gid == shared_setting("extagram_shared_app_gid")
     assert user.shell == "/usr/sbin/nologin"
 
 
@@ -53,10 +47,12 @@ def test_config_is_private_and_matches_the_mode(host):
     conf = host.file(CONFIG)
     assert conf.user == "root" and conf.group == "extagram" and conf.mode == 0o640
     assert host.file("/etc/extagram").mode == 0o750
-    settings = json.loads(host.check_output(
-        f"python3 -c 'import json, tomllib; print(json.dumps(tomllib.load(open(\"{CONFIG}\", \"rb\"))))'"
-    ))
-    database = RUNNER.get_variables(RUNNER.get_hosts("database")[0])["ansible_host"]
+    settings = json.loads(
+        host.check_output(
+            f'python3 -c \'import json, tomllib; print(json.dumps(tomllib.load(open("{CONFIG}", "rb"))))\''
+        )
+    )
+    database = helpers.address(helpers.hosts("database")[0])
     assert settings["mode"] == mode(host)
     assert settings["db_host"] == database
     assert settings["db_user"] == f"extagram_{mode(host)}"
@@ -92,11 +88,20 @@ def test_service_is_hardened_and_running(host):
 
 
 def test_gunicorn_listens_on_the_private_address_only(host):
-    assert host.socket(f"tcp://{address(host)}:8000").is_listening
-    assert not host.socket("tcp://0.0.0.0:8000").is_listening
+    assert host.socket(f"tcp://{helpers.address(host)}:{PORT}").is_listening
+    assert not host.socket(f"tcp://0.0.0.0:{PORT}").is_listening
     workers = int(host.check_output("nproc")) * 2 + 1
     # master + workers
     assert int(host.check_output("pgrep -u extagram -c -f 'bin/gunicorn'")) == workers + 1
+
+
+def test_firewall_lets_in_the_balancer_only(host):
+    balancer = helpers.addresses_from(host, "extagram_app_balancer_addresses", "balancer")
+    helpers.assert_port_open_only_to(host, PORT, balancer, "extagram_app")
+
+
+def test_no_other_node_opens_the_app_port():
+    helpers.assert_rule_only_on("extagram_app", testinfra_hosts)
 
 
 def test_health_and_served_by(host):
@@ -122,7 +127,7 @@ def test_upload_node_publishes_static_files(host):
         return
     package = host.check_output(
         f"{VENV}/bin/python -c 'import importlib.util, os; "
-        "print(os.path.dirname(importlib.util.find_spec(\"extagram\").origin))'"
+        'print(os.path.dirname(importlib.util.find_spec("extagram").origin))\''
     )
     for name in ("style.css", "extagram.js", "preview.svg"):
         published = host.file(f"{EXPORT}/static/{name}")

@@ -3,14 +3,11 @@
 Runs in roles/mariadb's scenario and in tests/topology.
 """
 
-import os
+from extagram_lab.inventory import shared_setting
+from extagram_testing import testinfra_helpers as helpers
 
-import testinfra.utils.ansible_runner
-
-RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(
-    os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-)
-testinfra_hosts = RUNNER.get_hosts("database")
+testinfra_hosts = helpers.running("database")
+PORT = shared_setting("extagram_shared_db_port")
 
 EXPECTED_PRIVILEGES = {
     "extagram_feed": "GRANT SELECT ON `extagram`.*",
@@ -23,11 +20,12 @@ def sql(host, query):
     return host.check_output(f'mysql --batch --skip-column-names -e "{query}"')
 
 
-def client_addresses(host, variable, group):
-    variables = host.ansible.get_variables()
-    if variable in variables:
-        return sorted(variables[variable])
-    return sorted(RUNNER.get_variables(name)["ansible_host"] for name in RUNNER.get_hosts(group))
+def feed_addresses(host):
+    return helpers.addresses_from(host, "mariadb_feed_addresses", "feed")
+
+
+def upload_addresses(host):
+    return helpers.addresses_from(host, "mariadb_upload_addresses", "upload")
 
 
 def test_mariadb_runs(host):
@@ -39,11 +37,18 @@ def test_mariadb_runs(host):
 
 
 def test_listens_on_the_private_address_only(host):
-    address = host.ansible.get_variables()["ansible_host"]
-    assert host.socket(f"tcp://{address}:3306").is_listening
-    assert not host.socket("tcp://0.0.0.0:3306").is_listening
-    assert not host.socket("tcp://127.0.0.1:3306").is_listening
-    assert not host.socket("tcp://:::3306").is_listening
+    assert host.socket(f"tcp://{helpers.address(host)}:{PORT}").is_listening
+    assert not host.socket(f"tcp://0.0.0.0:{PORT}").is_listening
+    assert not host.socket(f"tcp://127.0.0.1:{PORT}").is_listening
+    assert not host.socket(f"tcp://:::{PORT}").is_listening
+
+
+def test_firewall_lets_in_the_feed_and_upload_nodes_only(host):
+    helpers.assert_port_open_only_to(host, PORT, feed_addresses(host) + upload_addresses(host), "mariadb")
+
+
+def test_no_other_node_opens_the_database_port():
+    helpers.assert_rule_only_on("mariadb", testinfra_hosts)
 
 
 def test_config(host):
@@ -66,14 +71,18 @@ def test_root_uses_the_unix_socket_only(host):
 
 
 def test_database_is_utf8mb4(host):
-    assert sql(
-        host, "SELECT default_character_set_name FROM information_schema.schemata WHERE schema_name='extagram'"
-    ) == "utf8mb4"
+    assert (
+        sql(
+            host,
+            "SELECT default_character_set_name FROM information_schema.schemata WHERE schema_name='extagram'",
+        )
+        == "utf8mb4"
+    )
 
 
 def test_one_account_per_client_with_least_privilege(host):
-    feed = client_addresses(host, "mariadb_feed_addresses", "feed")
-    upload = client_addresses(host, "mariadb_upload_addresses", "upload")
+    feed = feed_addresses(host)
+    upload = upload_addresses(host)
     expected_hosts = {"extagram_feed": feed, "extagram_upload": upload, "extagram_migrate": upload}
     for user, hosts in expected_hosts.items():
         actual = sorted(sql(host, f"SELECT host FROM mysql.user WHERE user='{user}'").split())

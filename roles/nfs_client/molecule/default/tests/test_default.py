@@ -3,28 +3,21 @@
 Runs in roles/nfs_client's scenario and in tests/topology.
 """
 
-import os
-import shlex
 import uuid
 
 import pytest
-import testinfra.utils.ansible_runner
 
-RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(
-    os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-)
-testinfra_hosts = RUNNER.get_hosts("nfs_clients")
-MOUNT = "/srv/extagram/export"
+from extagram_lab.inventory import shared_setting
+from extagram_testing import testinfra_helpers as helpers
+
+testinfra_hosts = helpers.running("nfs_clients")
+MOUNT = shared_setting("extagram_shared_export_dir")
 REQUIRED_OPTIONS = {"ro", "soft", "noexec", "nosuid", "nodev"}
-
-
-def as_root(command):
-    return f"sudo sh -c {shlex.quote(command)}"
 
 
 @pytest.fixture(scope="module")
 def server():
-    return RUNNER.get_host(RUNNER.get_hosts("nfs_server")[0])
+    return helpers.node(helpers.running("nfs_server")[0])
 
 
 def test_mounted_read_only_and_soft(host):
@@ -32,7 +25,7 @@ def test_mounted_read_only_and_soft(host):
     assert mount.exists
     assert mount.filesystem == "nfs4"
     options = set(mount.options)
-    assert REQUIRED_OPTIONS <= options, options
+    assert options >= REQUIRED_OPTIONS, options
     assert any(option.startswith("timeo=") for option in options)
     assert "vers=4.2" in options
 
@@ -52,12 +45,12 @@ def test_root_cannot_write(host):
 
 def test_writes_on_the_server_are_visible(host, server):
     name = f"probe-{uuid.uuid4().hex}.txt"
-    server.run_expect([0], as_root(f"printf visible > {MOUNT}/photos/{name}"))
+    server.run_expect([0], helpers.as_root(f"printf visible > {MOUNT}/photos/{name}"))
     try:
         assert host.check_output(f"cat {MOUNT}/photos/{name}") == "visible"
-        assert host.file(f"{MOUNT}/photos").uid == 950
+        assert host.file(f"{MOUNT}/photos").uid == shared_setting("extagram_shared_app_uid")
     finally:
-        server.run(as_root(f"rm -f {MOUNT}/photos/{name}"))
+        server.run(helpers.as_root(f"rm -f {MOUNT}/photos/{name}"))
 
 
 def test_no_rpcbind_needed(host):

@@ -3,23 +3,18 @@
 Runs in roles/nfs_server's scenario and in tests/topology.
 """
 
-import os
 import re
 
-import testinfra.utils.ansible_runner
+from extagram_lab.inventory import shared_setting
+from extagram_testing import testinfra_helpers as helpers
 
-RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(
-    os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-)
-testinfra_hosts = RUNNER.get_hosts("nfs_server")
-EXPORT = "/srv/extagram/export"
+testinfra_hosts = helpers.running("nfs_server")
+EXPORT = shared_setting("extagram_shared_export_dir")
+PORT = 2049
 
 
 def clients(host):
-    variables = host.ansible.get_variables()
-    if "nfs_server_clients" in variables:
-        return sorted(variables["nfs_server_clients"])
-    return sorted(RUNNER.get_variables(name)["ansible_host"] for name in RUNNER.get_hosts("nfs_clients"))
+    return helpers.addresses_from(host, "nfs_server_clients", "nfs_clients")
 
 
 def test_server_runs(host):
@@ -27,7 +22,15 @@ def test_server_runs(host):
     service = host.service("nfs-server")
     assert service.is_enabled
     assert service.is_running
-    assert host.socket("tcp://0.0.0.0:2049").is_listening
+    assert host.socket(f"tcp://0.0.0.0:{PORT}").is_listening
+
+
+def test_firewall_lets_in_the_clients_only(host):
+    helpers.assert_port_open_only_to(host, PORT, clients(host), "nfs_server")
+
+
+def test_no_other_node_opens_the_nfs_port():
+    helpers.assert_rule_only_on("nfs_server", testinfra_hosts)
 
 
 def test_nfsv4_only_without_rpcbind(host):
@@ -44,7 +47,9 @@ def test_export_directories(host):
     root = host.file(EXPORT)
     assert root.is_directory and root.user == "root" and root.mode == 0o755
     photos = host.file(f"{EXPORT}/photos")
-    assert photos.is_directory and photos.uid == 950 and photos.gid == 950 and photos.mode == 0o755
+    assert photos.is_directory and photos.mode == 0o755
+    assert photos.uid == shared_setting("extagram_shared_app_uid")
+    assert photos.gid == shared_setting("extagram_shared_app_gid")
     static = host.file(f"{EXPORT}/static")
     assert static.is_directory and static.user == "root" and static.mode == 0o755
 

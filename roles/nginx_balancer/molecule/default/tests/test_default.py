@@ -5,58 +5,54 @@ checked there) and in tests/topology (every upstream up; end-to-end checks live 
 tests/topology/molecule/default/tests/test_topology.py).
 """
 
-import os
-
 import pytest
-import testinfra.utils.ansible_runner
 
-RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(
-    os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-)
-testinfra_hosts = RUNNER.get_hosts("balancer")
+from extagram_lab.inventory import shared_setting
+from extagram_testing import testinfra_helpers as helpers
+
+testinfra_hosts = helpers.running("balancer")
 CONF = "/etc/nginx/conf.d/extagram-balancer.conf"
-# In the role's own scenario the upload group is empty: the upstreams are addresses only.
-UPSTREAMS_RUNNING = bool(RUNNER.get_hosts("upload"))
+PORT = 80
+APP_PORT = shared_setting("extagram_shared_app_port")
+STATIC_PORT = shared_setting("extagram_shared_static_port")
+# In the role's own scenario no upload node runs: the upstreams are addresses only.
+UPSTREAMS_RUNNING = bool(helpers.running("upload"))
 
 
-def fetch(host, path, *options, address="127.0.0.1"):
-    """(status, lower-cased headers, body) of a request to the balancer."""
-    out = host.check_output(f"curl -sS --max-time 30 -D - {' '.join(options)} http://{address}{path}")
-    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
-    return int(head.split()[1]), head.lower(), body
-
-
-def servers(host, variable, group):
-    variables = host.ansible.get_variables()
-    if variable in variables:
-        return variables[variable]
-    return [RUNNER.get_variables(name)["ansible_host"] for name in RUNNER.get_hosts(group)]
+def servers(host, group):
+    """The upstream members: nginx_balancer_<group>_servers if the inventory sets it, else the group."""
+    return helpers.addresses_from(host, f"nginx_balancer_{group}_servers", group)
 
 
 def test_nginx_runs_with_a_valid_config(host):
-    service = host.service("nginx")
-    assert service.is_enabled
-    assert service.is_running
-    assert host.socket("tcp://0.0.0.0:80").is_listening
-    assert not host.file("/etc/nginx/sites-enabled/default").exists
-    host.run_expect([0], "nginx -t")
+    helpers.assert_nginx_runs(host, PORT)
     host.run_expect([0], f"/usr/local/sbin/nginx-check-snippet {CONF}")
+
+
+def test_firewall_lets_everyone_in(host):
+    helpers.assert_port_open_only_to(host, PORT, None, "nginx_balancer")
+
+
+def test_no_other_node_opens_the_public_port():
+    helpers.assert_rule_only_on("nginx_balancer", testinfra_hosts)
 
 
 def test_upstreams_follow_the_inventory(host):
     conf = host.file(CONF).content_string
-    for address in servers(host, "nginx_balancer_feed_servers", "feed"):
-        assert f"server {address}:8000 max_fails=" in conf
-    for address in servers(host, "nginx_balancer_upload_servers", "upload"):
-        assert f"server {address}:8000 max_fails=" in conf
-    media = servers(host, "nginx_balancer_media_servers", "media")
-    assets = servers(host, "nginx_balancer_assets_servers", "assets")
+    for address in servers(host, "feed"):
+        assert f"server {address}:{APP_PORT} max_fails=" in conf
+    for address in servers(host, "upload"):
+        assert f"server {address}:{APP_PORT} max_fails=" in conf
+    media = servers(host, "media")
+    assets = servers(host, "assets")
     storage = conf.split("upstream extagram_storage {")[1].split("}")[0]
     static = conf.split("upstream extagram_static {")[1].split("}")[0]
     for address in media:
-        assert f"server {address}:80 " in storage and f"{address}:80 max_fails=2 fail_timeout=10s backup" in static
+        assert f"server {address}:{STATIC_PORT} " in storage
+        assert f"{address}:{STATIC_PORT} max_fails=2 fail_timeout=10s backup" in static
     for address in assets:
-        assert f"server {address}:80 " in static and f"{address}:80 max_fails=2 fail_timeout=10s backup" in storage
+        assert f"server {address}:{STATIC_PORT} " in static
+        assert f"{address}:{STATIC_PORT} max_fails=2 fail_timeout=10s backup" in storage
     for upstream in ("extagram_feed", "extagram_storage", "extagram_static"):
         block = conf.split(f"upstream {upstream} {{")[1].split("}")[0]
         assert f"zone {upstream} " in block and "keepalive " in block
@@ -71,7 +67,7 @@ def test_upstreams_follow_the_inventory(host):
 
 
 def test_security_headers(host):
-    _status, headers, _body = fetch(host, "/")
+    _status, headers, _body = helpers.fetch(host, "/")
     assert "x-content-type-options: nosniff" in headers
     assert "content-security-policy: default-src 'self'; img-src 'self' blob: data:;" in headers
     assert "frame-ancestors 'none'" in headers
@@ -81,17 +77,16 @@ def test_security_headers(host):
 
 
 def test_stub_status_is_local_only(host):
-    status, _headers, body = fetch(host, "/nginx_status")
+    status, _headers, body = helpers.fetch(host, "/nginx_status")
     assert status == 200 and "Active connections" in body
-    address = host.ansible.get_variables()["ansible_host"]
-    status, _headers, _body = fetch(host, "/nginx_status", address=address)
+    status, _headers, _body = helpers.fetch(host, "/nginx_status", address=helpers.address(host))
     assert status == 403
 
 
 def test_too_large_upload_gets_the_friendly_413_page(host):
     host.run_expect([0], "head -c 12582912 /dev/zero > /tmp/extagram-too-large.bin")
     try:
-        status, _headers, body = fetch(
+        status, _headers, body = helpers.fetch(
             host, "/upload.php", "-H 'Expect:'", "-F post=big", "-F photo=@/tmp/extagram-too-large.bin"
         )
     finally:
@@ -111,7 +106,7 @@ def test_uploads_are_rate_limited_and_reads_are_not(host):
 
 
 def test_access_log_has_upstream_timings(host):
-    fetch(host, "/healthz")
+    helpers.fetch(host, "/healthz")
     last = host.check_output("tail -n 1 /var/log/nginx/extagram-balancer.access.log")
     for field in ("rt=", "ua=", "us=", "urt="):
         assert field in last
@@ -119,7 +114,7 @@ def test_access_log_has_upstream_timings(host):
 
 @pytest.mark.skipif(UPSTREAMS_RUNNING, reason="needs the upload node down (role scenario)")
 def test_upload_node_down_gives_the_friendly_503_page(host):
-    status, headers, body = fetch(host, "/upload.php", "-F post=hello")
+    status, headers, body = helpers.fetch(host, "/upload.php", "-F post=hello")
     assert status == 503
     assert "text/html" in headers
     assert "temporarily unavailable" in body
@@ -128,7 +123,7 @@ def test_upload_node_down_gives_the_friendly_503_page(host):
 @pytest.mark.skipif(UPSTREAMS_RUNNING, reason="needs every feed node down (role scenario)")
 def test_feed_nodes_down_give_the_friendly_503_page(host):
     for path in ("/", "/extagram.php", "/api/posts"):
-        status, headers, body = fetch(host, path)
+        status, headers, body = helpers.fetch(host, path)
         assert status == 503, path
         assert "text/html" in headers
         assert "temporarily unavailable" in body and "bad gateway" not in body.lower()

@@ -6,52 +6,42 @@ the same verify step.
 """
 
 import json
-import os
 import shlex
 import time
 import uuid
 
 import pytest
-import testinfra.utils.ansible_runner
 
-RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(
-    os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-)
-testinfra_hosts = RUNNER.get_hosts("balancer")
-# A 1x1 PNG.
-PNG_BASE64 = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-)
+from extagram_lab.inventory import shared_setting
+from extagram_testing import testinfra_helpers as helpers
 
-
-def node(name):
-    return RUNNER.get_host(name)
-
-
-def address(name):
-    return RUNNER.get_variables(name)["ansible_host"]
+testinfra_hosts = helpers.running("balancer")
+DB_PORT = shared_setting("extagram_shared_db_port")
+APP_PORT = shared_setting("extagram_shared_app_port")
+STATIC_PORT = shared_setting("extagram_shared_static_port")
 
 
 def fetch(host, path, *options, keep_body=True):
     """(status, lower-cased headers, body) of a request through S1; binary bodies: keep_body=False."""
-    url = f"http://{address(host.backend.host)}{path}"
-    sink = "" if keep_body else "-o /dev/null"
-    out = host.check_output(f"curl -sS --max-time 30 -D - {sink} {' '.join(options)} {url}")
-    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
-    return int(head.split()[1]), head.lower(), body
+    return helpers.fetch(host, path, *options, address=helpers.address(host), keep_body=keep_body)
 
 
 def served_by(headers):
-    return next(line.split(":", 1)[1].strip() for line in headers.splitlines() if line.startswith("x-served-by:"))
+    return next(
+        line.split(":", 1)[1].strip() for line in headers.splitlines() if line.startswith("x-served-by:")
+    )
 
 
 @pytest.fixture(scope="module")
 def published(host):
     """Post a text and a photo through S1; return the post as /api/posts shows it."""
     text = f"topology test {uuid.uuid4().hex}"
-    host.run_expect([0], f"echo {PNG_BASE64} | base64 -d > /tmp/extagram-probe.png")
+    host.run_expect([0], f"echo {helpers.PNG_BASE64} | base64 -d > /tmp/extagram-probe.png")
     status, headers, _body = fetch(
-        host, "/upload.php", f"-F {shlex.quote('post=' + text)}", "-F " + shlex.quote("photo=@/tmp/extagram-probe.png;type=image/png")
+        host,
+        "/upload.php",
+        f"-F {shlex.quote('post=' + text)}",
+        "-F " + shlex.quote("photo=@/tmp/extagram-probe.png;type=image/png"),
     )
     host.run("rm -f /tmp/extagram-probe.png")
     assert status == 303, headers
@@ -63,7 +53,7 @@ def published(host):
 
 def test_feed_alternates_between_feed_nodes(host):
     seen = {served_by(fetch(host, "/")[1]) for _ in range(8)}
-    assert seen == set(RUNNER.get_hosts("feed"))
+    assert seen == set(helpers.hosts("feed"))
 
 
 def test_page_has_security_headers(host):
@@ -74,7 +64,7 @@ def test_page_has_security_headers(host):
 
 
 def test_photo_served_by_the_media_node(host, published):
-    media = RUNNER.get_hosts("media")
+    media = helpers.hosts("media")
     for _ in range(10):  # the NFS client sees the new file within moments
         status, headers, _body = fetch(host, published["photo_url"], keep_body=False)
         if status == 200 and served_by(headers) in media:
@@ -90,48 +80,48 @@ def test_css_served_by_the_assets_node(host):
     status, headers, body = fetch(host, "/static/style.css")
     assert status == 200 and body
     assert "content-type: text/css" in headers
-    assert served_by(headers) in RUNNER.get_hosts("assets")
+    assert served_by(headers) in helpers.hosts("assets")
 
 
 def test_photo_falls_back_to_the_database_copy(host, published):
-    static_nodes = [node(name) for name in RUNNER.get_hosts("media") + RUNNER.get_hosts("assets")]
+    static_nodes = [helpers.node(name) for name in helpers.running("media", "assets")]
     try:
         for static in static_nodes:
-            static.run_expect([0], "sudo systemctl stop nginx")
+            static.run_expect([0], helpers.as_root("systemctl stop nginx"))
         status, headers, _body = fetch(host, published["photo_url"], keep_body=False)
         assert status == 200
-        assert served_by(headers) in RUNNER.get_hosts("feed")
+        assert served_by(headers) in helpers.hosts("feed")
     finally:
         for static in static_nodes:
-            static.run("sudo systemctl start nginx")
+            static.run(helpers.as_root("systemctl start nginx"))
 
 
 def test_upload_node_down_gives_a_friendly_503(host):
-    upload = node(RUNNER.get_hosts("upload")[0])
+    upload = helpers.node(helpers.running("upload")[0])
     try:
-        upload.run_expect([0], "sudo systemctl stop extagram")
-        status, headers, body = fetch(host, "/upload.php", "-F post=hello")
+        upload.run_expect([0], helpers.as_root("systemctl stop extagram"))
+        status, _headers, body = fetch(host, "/upload.php", "-F post=hello")
         assert status == 503
         assert "temporarily unavailable" in body
         assert fetch(host, "/")[0] == 200  # reading still works
     finally:
-        upload.run("sudo systemctl start extagram")
+        upload.run(helpers.as_root("systemctl start extagram"))
 
 
 def test_firewall_only_lets_the_right_nodes_in():
-    database = address(RUNNER.get_hosts("database")[0])
-    feed_app = address(RUNNER.get_hosts("feed")[0])
-    media_node = address(RUNNER.get_hosts("media")[0])
+    database = helpers.address(helpers.hosts("database")[0])
+    feed_app = helpers.address(helpers.hosts("feed")[0])
+    media_node = helpers.address(helpers.hosts("media")[0])
 
     def reachable(source, target, port):
-        return node(source).run(f"timeout 3 bash -c '</dev/tcp/{target}/{port}'").rc == 0
+        return helpers.node(source).run(f"timeout 3 bash -c '</dev/tcp/{target}/{port}'").rc == 0
 
-    balancer = RUNNER.get_hosts("balancer")[0]
-    feed = RUNNER.get_hosts("feed")[0]
-    media = RUNNER.get_hosts("media")[0]
-    assert reachable(feed, database, 3306)
-    assert not reachable(balancer, database, 3306)
-    assert reachable(balancer, feed_app, 8000)
-    assert not reachable(media, feed_app, 8000)
-    assert reachable(balancer, media_node, 80)
-    assert not reachable(feed, media_node, 80)
+    balancer = helpers.running("balancer")[0]
+    feed = helpers.running("feed")[0]
+    media = helpers.running("media")[0]
+    assert reachable(feed, database, DB_PORT)
+    assert not reachable(balancer, database, DB_PORT)
+    assert reachable(balancer, feed_app, APP_PORT)
+    assert not reachable(media, feed_app, APP_PORT)
+    assert reachable(balancer, media_node, STATIC_PORT)
+    assert not reachable(feed, media_node, STATIC_PORT)

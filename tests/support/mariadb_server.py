@@ -7,7 +7,6 @@ down, datadir included.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import secrets
 import shutil
@@ -28,11 +27,6 @@ STOP_TIMEOUT_SECONDS = 30
 
 # Debian puts mariadbd in /usr/sbin, which is not on every PATH.
 _SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin"])
-
-
-def _die_with_parent() -> None:
-    # Linux prctl(PR_SET_PDEATHSIG, SIGTERM): no orphan mariadbd if our process is killed.
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def stop_on_sigterm() -> None:
@@ -84,22 +78,49 @@ class MariaDBServer:
     def start(self) -> None:
         run_as_root = ["--user=root"] if os.geteuid() == 0 else []
         subprocess.run(
-            [_program("mariadb-install-db"), "--no-defaults", f"--datadir={self.datadir}",
-             "--auth-root-authentication-method=normal", "--skip-test-db", *run_as_root],
-            check=True, capture_output=True, timeout=120,
+            [
+                _program("mariadb-install-db"),
+                "--no-defaults",
+                f"--datadir={self.datadir}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                *run_as_root,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
+        # setpriv's parent-death signal: no orphan mariadbd if our process is killed.
         self._process = subprocess.Popen(
-            [_program("mariadbd"), "--no-defaults", f"--datadir={self.datadir}",
-             f"--socket={self.socket_path}", f"--port={self.port}", f"--bind-address={self.host}",
-             f"--pid-file={self.base_dir / 'mysqld.pid'}", f"--log-error={self.error_log}",
-             f"--tmpdir={self.base_dir}", "--skip-name-resolve", "--max-connections=300",
-             "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
-             # Durability is irrelevant for a throw-away server; speed matters.
-             "--innodb-buffer-pool-size=256M", "--innodb-log-file-size=64M",
-             "--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0",
-             "--max-allowed-packet=64M", *run_as_root],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=_die_with_parent,
+            [
+                "setpriv",
+                "--pdeathsig",
+                "TERM",
+                "--",
+                _program("mariadbd"),
+                "--no-defaults",
+                f"--datadir={self.datadir}",
+                f"--socket={self.socket_path}",
+                f"--port={self.port}",
+                f"--bind-address={self.host}",
+                f"--pid-file={self.base_dir / 'mysqld.pid'}",
+                f"--log-error={self.error_log}",
+                f"--tmpdir={self.base_dir}",
+                "--skip-name-resolve",
+                "--max-connections=300",
+                "--character-set-server=utf8mb4",
+                "--collation-server=utf8mb4_unicode_ci",
+                # Durability is irrelevant for a throw-away server; speed matters.
+                "--innodb-buffer-pool-size=256M",
+                "--innodb-log-file-size=64M",
+                "--innodb-flush-log-at-trx-commit=0",
+                "--innodb-doublewrite=0",
+                "--max-allowed-packet=64M",
+                *run_as_root,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         self._wait_until_ready()
 
@@ -133,14 +154,27 @@ class MariaDBServer:
         shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def root_connection(self, database: str | None = None) -> pymysql.connections.Connection:
-        return pymysql.connect(unix_socket=self.socket_path, user="root", password="",
-                               database=database, autocommit=True, connect_timeout=2,
-                               ssl_disabled=True)
+        return pymysql.connect(
+            unix_socket=self.socket_path,
+            user="root",
+            password="",
+            database=database,
+            autocommit=True,
+            connect_timeout=2,
+            ssl_disabled=True,
+        )
 
     def connection(self, account: Account) -> pymysql.connections.Connection:
-        return pymysql.connect(host=self.host, port=self.port, user=account.user,
-                               password=account.password, database=DB_NAME,
-                               autocommit=True, connect_timeout=2, ssl_disabled=True)
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=account.user,
+            password=account.password,
+            database=DB_NAME,
+            autocommit=True,
+            connect_timeout=2,
+            ssl_disabled=True,
+        )
 
 
 # The three accounts and grants of docs/design.md.
@@ -155,43 +189,53 @@ def provision(server: MariaDBServer) -> dict[str, Account]:
     """Create the extagram database and its feed/upload/migrate accounts."""
     accounts = {role: Account(f"extagram_{role}", secrets.token_hex(12)) for role in GRANTS}
     with server.root_connection() as connection, connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE DATABASE {DB_NAME} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        )
+        cursor.execute(f"CREATE DATABASE {DB_NAME} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         for role, account in accounts.items():
             for host in ("127.0.0.1", "localhost"):
-                cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s",
-                               (account.user, host, account.password))
-                cursor.execute(f"GRANT {GRANTS[role]} ON {DB_NAME}.* TO %s@%s",
-                               (account.user, host))
+                cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s", (account.user, host, account.password))
+                cursor.execute(f"GRANT {GRANTS[role]} ON {DB_NAME}.* TO %s@%s", (account.user, host))
     return accounts
 
 
 def app_settings(server: MariaDBServer, account: Account, **settings) -> dict:
     """Config overrides (create_app) for connecting as `account` over TCP."""
-    return {"db_host": server.host, "db_port": server.port, "db_name": DB_NAME,
-            "db_user": account.user, "db_password": account.password, **settings}
+    return {
+        "db_host": server.host,
+        "db_port": server.port,
+        "db_name": DB_NAME,
+        "db_user": account.user,
+        "db_password": account.password,
+        **settings,
+    }
 
 
 def settings_env(settings: dict) -> dict[str, str]:
-    """The same settings as EXTAGRAM_* environment variables (for the CLI and Gunicorn)."""
+    """The same settings as EXTAGRAM_* environment variables (for the CLI and Gunicorn).
+
+    EXTAGRAM_CONFIG names an empty TOML file, so the machine's own config file never counts.
+    """
     env = {key: value for key, value in os.environ.items() if not key.startswith("EXTAGRAM_")}
+    env["EXTAGRAM_CONFIG"] = os.devnull
     env.update({f"EXTAGRAM_{key.upper()}": str(value) for key, value in settings.items()})
     return env
+
+
+def app_env(server: MariaDBServer, account: Account, **settings) -> dict[str, str]:
+    """The environment of an `extagram` command or Gunicorn connecting as `account`."""
+    return settings_env(app_settings(server, account, **settings))
 
 
 def extagram_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """Run the installed `extagram` console script next to this Python."""
     script = Path(sys.executable).with_name("extagram")
-    return subprocess.run([str(script), *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [str(script), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def migrate(server: MariaDBServer, accounts: dict[str, Account]) -> str:
     """`extagram db upgrade` as the migrate account; returns its output."""
-    env = settings_env(app_settings(server, accounts["migrate"]))
-    env["EXTAGRAM_CONFIG"] = os.devnull  # an empty TOML file: settings come from the env only
-    result = extagram_command("db", "upgrade", env=env)
+    result = extagram_command("db", "upgrade", env=app_env(server, accounts["migrate"]))
     if result.returncode != 0:
         raise RuntimeError(f"extagram db upgrade failed: {result.stderr}")
     return result.stdout.strip()

@@ -1,6 +1,6 @@
 """Development server: private MariaDB + migrations + the app in mode `all`, until Ctrl-C.
 
-    python tests/app/dev_server.py [--host 127.0.0.1] [--port 5000]
+    python -m extagram_testing.dev_server [--host 127.0.0.1] [--port 5000]    (`make dev`)
 
 Everything (database files, uploaded photos) lives in temp dirs removed on exit.
 """
@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 import tempfile
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import mariadb_server  # noqa: E402  (needs the path above when run as a script)
-from extagram import create_app  # noqa: E402
+from extagram import create_app
+from extagram_testing import mariadb_server
 
 
 def main() -> int:
@@ -26,12 +22,15 @@ def main() -> int:
     args = parser.parse_args()
     mariadb_server.stop_on_sigterm()
 
-    with mariadb_server.MariaDBServer() as server, \
-            tempfile.TemporaryDirectory(prefix="extagram-uploads-") as uploads_dir:
+    with (
+        mariadb_server.MariaDBServer() as server,
+        tempfile.TemporaryDirectory(prefix="extagram-uploads-") as uploads_dir,
+    ):
         accounts = mariadb_server.provision(server)
         print(mariadb_server.migrate(server, accounts))
-        app = create_app(mariadb_server.app_settings(
-            server, accounts["upload"], mode="all", uploads_dir=uploads_dir))
+        app = create_app(
+            mariadb_server.app_settings(server, accounts["upload"], mode="all", uploads_dir=uploads_dir)
+        )
         print(f"MariaDB on 127.0.0.1:{server.port}, photos in {uploads_dir}")
         print(f"Extagram on http://{args.host}:{args.port}/ (Ctrl-C to stop)")
         with contextlib.suppress(KeyboardInterrupt):

@@ -11,7 +11,7 @@ import os
 import pathlib
 import sys
 
-from common import REPO, StepTimer
+from extagram_lab.common import REPO, StepTimer
 
 VENV_BIN = pathlib.Path(sys.executable).parent
 # CI's part of the matrix: every service stopped plus the halted photo server, the case that

@@ -47,9 +47,10 @@ def main(source, wheelhouse):
         shutil.copytree(source, tree, ignore=IGNORE)
         env = dict(os.environ, SOURCE_DATE_EPOCH="315532800", PIP_DISABLE_PIP_VERSION_CHECK="1")
         subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--prefer-binary",
-             "--wheel-dir", built, tree],
-            check=True, env=env, stdout=sys.stderr,
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--prefer-binary", "--wheel-dir", built, tree],
+            check=True,
+            env=env,
+            stdout=sys.stderr,
         )
         fresh = sorted(name for name in os.listdir(built) if name.endswith(".whl"))
         for name in fresh:

@@ -8,8 +8,9 @@ import os
 from PIL import Image
 
 
-def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), color="teal",
-                mode: str = "RGB", **save_options) -> bytes:
+def image_bytes(
+    fmt: str = "JPEG", size: tuple[int, int] = (64, 48), color="teal", mode: str = "RGB", **save_options
+) -> bytes:
     output = io.BytesIO()
     Image.new(mode, size, color).save(output, fmt, **save_options)
     return output.getvalue()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 
-from mariadb_server import free_port
+from extagram_testing.mariadb_server import free_port
 
 START_TIMEOUT_SECONDS = 20
 
@@ -20,28 +20,48 @@ class GunicornServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._command = [
-            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-            "--timeout", "30", "--graceful-timeout", "5", "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--worker-class",
+            "gthread",
+            "--timeout",
+            "30",
+            "--graceful-timeout",
+            "5",
+            "--log-level",
+            "warning",
             "extagram:create_app()",
         ]
         self._env = env
         self._process: subprocess.Popen | None = None
-        # A file, not a pipe: a pipe nobody reads would block Gunicorn once it fills up.
-        self._log = tempfile.TemporaryFile()
+        self._log = None
+        self._running = contextlib.ExitStack()
 
     def log(self) -> str:
         self._log.seek(0)
         return self._log.read().decode(errors="replace")
 
     def __enter__(self) -> GunicornServer:
-        self._process = subprocess.Popen(self._command, env=self._env, start_new_session=True,
-                                         stdout=self._log, stderr=subprocess.STDOUT)
-        try:
+        with contextlib.ExitStack() as starting:
+            # A file, not a pipe: a pipe nobody reads would block Gunicorn once it fills up.
+            self._log = starting.enter_context(tempfile.TemporaryFile())
+            self._process = subprocess.Popen(
+                self._command,
+                env=self._env,
+                start_new_session=True,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )
+            starting.callback(self._stop)
             self._wait_until_healthy()
-        except BaseException:
-            self.__exit__()
-            raise
+            self._running = starting.pop_all()  # started: __exit__ stops it and drops the log
         return self
 
     def _wait_until_healthy(self) -> None:
@@ -53,11 +73,14 @@ class GunicornServer:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
                     if response.status == 200:
                         return
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # refused, reset or not answered yet: workers boot slowly on a busy machine
                 time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not become healthy in time:\n{self.log()}")
 
     def __exit__(self, *_exc) -> None:
+        self._running.close()
+
+    def _stop(self) -> None:
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
             try:
@@ -65,4 +88,3 @@ class GunicornServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        self._log.close()

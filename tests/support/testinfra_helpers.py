@@ -1,0 +1,155 @@
+"""What every testinfra test of the deployment shares (role scenarios and tests/topology).
+
+Each Molecule scenario runs its tests with MOLECULE_INVENTORY_FILE set: the scenario's inventory
+directory holds Molecule's own file (the scenario's platforms, the nodes it runs) and, in
+scenarios that link it, the lab inventory (every node and group, addresses included). So:
+
+- `hosts(*groups)`: inventory names of the groups' nodes, running here or not (use them for
+  expected addresses and upstreams);
+- `running(*groups)`: the same, restricted to the scenario's platforms (use them for
+  `testinfra_hosts` and for commands on other nodes).
+
+Import as `from extagram_testing import testinfra_helpers as helpers`.
+"""
+
+import functools
+import ipaddress
+import os
+import re
+import shlex
+
+import testinfra.utils.ansible_runner
+import yaml
+
+# A 1x1 PNG.
+PNG_BASE64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+
+# Firewall layout: role common's base ruleset includes one rule file per service role.
+NFTABLES_CONF = "/etc/nftables.conf"
+RULES_DIR = "/etc/nftables.d"
+LIST_INPUT_CHAIN = "nft list chain inet filter input"
+
+
+@functools.cache
+def runner():
+    """The Ansible runner of the scenario's inventory (the one testinfra's `host` fixture uses)."""
+    return testinfra.utils.ansible_runner.AnsibleRunner.get_runner(
+        os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+    )
+
+
+@functools.cache
+def platforms():
+    """Names of the nodes this scenario runs (Molecule's own inventory file lists only those)."""
+    with open(os.environ["MOLECULE_INVENTORY_FILE"], encoding="utf-8") as inventory:
+        return frozenset((yaml.safe_load(inventory).get("all") or {}).get("hosts") or {})
+
+
+def hosts(*groups):
+    """Inventory names of the nodes of these groups, sorted (a missing group has none)."""
+    return sorted({name for group in groups for name in runner().get_hosts(group)})
+
+
+def running(*groups):
+    """hosts(*groups), restricted to the nodes this scenario runs."""
+    return [name for name in hosts(*groups) if name in platforms()]
+
+
+def node(name):
+    """A testinfra host for another node. No sudo there: wrap commands with as_root()."""
+    return runner().get_host(name)
+
+
+def address(target):
+    """The inventory address (`ansible_host`) of a node, given by name or as a testinfra host."""
+    name = target if isinstance(target, str) else target.backend.host
+    return runner().get_variables(name)["ansible_host"]
+
+
+def addresses(*groups):
+    """The addresses of the nodes of these groups, sorted."""
+    return sorted({address(name) for name in hosts(*groups)})
+
+
+def addresses_from(host, variable, *groups):
+    """What a role gets for `variable` on `host`: the inventory's value if it sets one (a
+    scenario whose client nodes are not in its inventory), else the groups' addresses (the
+    role's default)."""
+    variables = host.ansible.get_variables()
+    if variable in variables:
+        return sorted(variables[variable])
+    return addresses(*groups)
+
+
+def as_root(command):
+    """`command` through sudo, for hosts from node() (the `host` fixture is already root)."""
+    return f"sudo sh -c {shlex.quote(command)}"
+
+
+def fetch(host, path, *options, address="127.0.0.1", port=None, keep_body=True, max_time=30):
+    """(status, lower-cased headers, body) of `curl` run on `host`; `options` go to curl as they
+    are (quote them); keep_body=False for binary bodies (the body is then empty)."""
+    netloc = address if port is None else f"{address}:{port}"
+    sink = "" if keep_body else "-o /dev/null"
+    out = host.check_output(
+        f"curl -sS --max-time {max_time} -D - {sink} {' '.join(options)} http://{netloc}{path}"
+    )
+    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
+    return int(head.split()[1]), head.lower(), body
+
+
+def assert_nginx_runs(host, port):
+    """nginx enabled, running, listening on `port` on every address, Debian's site gone, config valid."""
+    service = host.service("nginx")
+    assert service.is_enabled
+    assert service.is_running
+    assert host.socket(f"tcp://0.0.0.0:{port}").is_listening
+    assert not host.file("/etc/nginx/sites-enabled/default").exists
+    host.run_expect([0], "nginx -t")
+
+
+def input_rules(host, sudo=False):
+    """The lines of the live input chain, stripped (sudo=True for hosts from node())."""
+    output = host.check_output(as_root(LIST_INPUT_CHAIN) if sudo else LIST_INPUT_CHAIN)
+    return [line.strip() for line in output.splitlines()]
+
+
+def rule_comment(rule):
+    """The comment of an nft rule line, or None."""
+    match = re.search(r'comment "([^"]*)"$', rule)
+    return match.group(1) if match else None
+
+
+def expected_rule(port, addresses, comment):
+    """The rule as `nft list` shows it: one source bare, several as a sorted `{ a, b }` set,
+    addresses=None for every source."""
+    if addresses is None:
+        source = ""
+    else:
+        sources = sorted({str(item) for item in addresses}, key=ipaddress.ip_address)
+        source = f"ip saddr {sources[0]} " if len(sources) == 1 else f"ip saddr {{ {', '.join(sources)} }} "
+    return f'{source}tcp dport {port} accept comment "{comment}"'
+
+
+def assert_port_open_only_to(host, port, addresses, comment):
+    """Role `comment` opens TCP `port` on `host` to `addresses` and to nobody else (None: to
+    everyone; empty: to nobody, no rule), from its own file /etc/nftables.d/<comment>.nft."""
+    rule_file = host.file(f"{RULES_DIR}/{comment}.nft")
+    assert rule_file.is_file, rule_file.path
+    assert (rule_file.user, rule_file.group, rule_file.mode) == ("root", "root", 0o644), rule_file.path
+    opening = [rule for rule in input_rules(host) if f"tcp dport {port} " in f"{rule} "]
+    if addresses is not None and not addresses:
+        assert not opening, opening
+        return
+    assert opening == [expected_rule(port, addresses, comment)], opening
+    assert f'comment "{comment}"' in rule_file.content_string
+
+
+def assert_rule_only_on(comment, names):
+    """No running node outside `names` has role `comment`'s rule file or rule."""
+    for name in sorted(platforms() - set(names)):
+        other = node(name)
+        assert not other.file(f"{RULES_DIR}/{comment}.nft").exists, name
+        assert comment not in {rule_comment(rule) for rule in input_rules(other, sudo=True)}, name
