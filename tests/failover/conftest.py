@@ -2,7 +2,7 @@
 
 Run it inside the lab namespace (the private addresses exist only there):
     .venv/bin/python tests/lab/lab.py run .venv/bin/pytest -q tests/failover
-Knobs (environment): FAILOVER_BASE_URL (http://192.168.56.11), FAILOVER_BASELINE_S (8),
+Knobs (environment): FAILOVER_BASE_URL (S1's address from the inventory), FAILOVER_BASELINE_S (8),
 FAILOVER_FAILURE_S (20), FAILOVER_READERS (2), FAILOVER_WRITERS (2), FAILOVER_POST_INTERVAL (2).
 """
 
@@ -12,15 +12,14 @@ import os
 import secrets
 import sys
 import time
-from pathlib import Path
 
+import labctl
+import node_kinds
 import pytest
+import report
+from site_client import SiteClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import labctl  # noqa: E402
-import report  # noqa: E402
-import topology  # noqa: E402
+from extagram_lab import inventory
 
 _ROWS_KEY = pytest.StashKey[list]()
 _STARTED_KEY = pytest.StashKey[float]()
@@ -37,31 +36,34 @@ def results(pytestconfig) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def site() -> topology.Site:
-    base_url = os.environ.get("FAILOVER_BASE_URL", "http://192.168.56.11")
-    lab_site = topology.Site(base_url, run_id=secrets.token_hex(3))
-    probe = lab_site.get("/", timeout=10)
+def site() -> SiteClient:
+    base_url = os.environ.get("FAILOVER_BASE_URL", f"http://{inventory.balancer().address}")
+    client = SiteClient(base_url, run_id=secrets.token_hex(3))
+    probe = client.get("/", timeout=10)
     if probe.error:
-        pytest.fail(f"S1 ({base_url}) unreachable: {probe.error}. Run the suite inside the lab "
-                    "namespace: .venv/bin/python tests/lab/lab.py run .venv/bin/pytest -q "
-                    "tests/failover", pytrace=False)
+        pytest.fail(
+            f"S1 ({base_url}) unreachable: {probe.error}. Run the suite inside the lab "
+            "namespace: .venv/bin/python tests/lab/lab.py run .venv/bin/pytest -q "
+            "tests/failover",
+            pytrace=False,
+        )
     try:
-        lab_site.wait_healthy(timeout=180)
+        client.wait_healthy(timeout=180)
     except labctl.LabError as error:
         pytest.fail(f"the site is not healthy before the failover cases: {error}", pytrace=False)
-    yield lab_site
-    _leave_lab_running(lab_site)
+    yield client
+    _leave_lab_running()
 
 
-def _leave_lab_running(lab_site: topology.Site) -> None:
+def _leave_lab_running() -> None:
     """Whatever happened, every VM is powered on and every unit started when the session ends."""
-    for node, spec in lab_site.specs.items():
+    for node in node_kinds.nodes().values():
         try:
-            if labctl.boot_id(node) is None:
-                labctl.start(node)
-            labctl.ssh(node, "sudo systemctl start " + " ".join(spec.units), timeout=120)
+            if labctl.boot_id(node.name) is None:
+                labctl.start(node.name)
+            labctl.ssh(node.name, "sudo systemctl start " + " ".join(node.units), timeout=120)
         except labctl.LabError as error:
-            print(f"\nfailover: could not bring {node} back: {error}", file=sys.stderr)
+            print(f"\nfailover: could not bring {node.name} back: {error}", file=sys.stderr)
 
 
 @pytest.fixture(autouse=True)
@@ -81,5 +83,4 @@ def pytest_terminal_summary(terminalreporter, config):
     path = report.write(rows, duration)
     terminalreporter.section("failover results")
     terminalreporter.write_line(report.table(rows))
-    terminalreporter.write_line(f"\n{report.machine()}; {duration / 60:.1f} min; "
-                                f"details in {path}")
+    terminalreporter.write_line(f"\n{report.machine()}; {duration / 60:.1f} min; details in {path}")

@@ -11,10 +11,12 @@ import subprocess
 import sys
 import time
 
+from extagram_lab import inventory
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 LAB = [sys.executable, str(REPO / "tests" / "lab" / "lab.py")]
-INVENTORY = REPO / "inventory" / "vagrant" / "hosts.yml"
-EXPORT_DIR = "/srv/extagram/export"
+# The upload node's export (photos/ and static/), mounted at the same path on the static nodes.
+EXPORT_DIR = inventory.shared_setting("extagram_shared_export_dir")
 PHOTOS_DIR = f"{EXPORT_DIR}/photos"
 
 
@@ -22,43 +24,31 @@ class LabError(AssertionError):
     pass
 
 
-def inventory() -> dict[str, dict]:
-    """Host name -> {'ip': ..., 'groups': [...]} from the inventory the lab uses."""
-    import yaml  # the lab's own dependency (requirements.txt)
-
-    hosts: dict[str, dict] = {}
-
-    def walk(name, group):
-        for host, variables in ((group or {}).get("hosts") or {}).items():
-            entry = hosts.setdefault(host, {"ip": None, "groups": []})
-            entry["groups"].append(name)
-            if variables and variables.get("ansible_host"):
-                entry["ip"] = variables["ansible_host"]
-        for child, sub in ((group or {}).get("children") or {}).items():
-            walk(child, sub)
-
-    walk("all", yaml.safe_load(INVENTORY.read_text())["all"])
-    return hosts
-
-
-def lab(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a lab verb (inside the namespace already, lab.py detects it)."""
+def lab(*args: str, timeout: float = 120) -> None:
+    """Run a lab verb (inside the namespace already, lab.py detects it); raise if it fails."""
     try:
-        proc = subprocess.run([*LAB, *args], cwd=REPO, capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(
+            [*LAB, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired as error:
         raise LabError(f"lab.py {' '.join(args)} did not finish within {timeout:.0f}s") from error
-    if check and proc.returncode != 0:
-        raise LabError(f"lab.py {' '.join(args)} failed ({proc.returncode}): "
-                       f"{(proc.stderr or proc.stdout)[-800:]}")
-    return proc
+    if proc.returncode != 0:
+        raise LabError(
+            f"lab.py {' '.join(args)} failed ({proc.returncode}): {(proc.stderr or proc.stdout)[-800:]}"
+        )
 
 
 def ssh(node: str, command: str, timeout: float = 30) -> tuple[int, str]:
     """(exit code, stdout+stderr) of a shell command on a node; 255 / -1 when unreachable."""
     try:
-        proc = subprocess.run([*LAB, "ssh", node, command], cwd=REPO, capture_output=True,
-                              text=True, timeout=timeout)
+        proc = subprocess.run(
+            [*LAB, "ssh", node, command],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return -1, f"ssh {node} timed out after {timeout:.0f}s"
     # lab.py logs the command it runs on stderr; keep the remote output only.
@@ -92,9 +82,10 @@ def boot_id(node: str) -> str | None:
 
 def units_state(node: str, units: list[str]) -> dict[str, tuple[str, str]]:
     """unit -> (is-active, is-enabled)."""
-    command = "; ".join(f"echo {unit} $(systemctl is-active {unit}) $(systemctl is-enabled {unit})"
-                        for unit in units)
-    code, out = ssh(node, command, timeout=30)
+    command = "; ".join(
+        f"echo {unit} $(systemctl is-active {unit}) $(systemctl is-enabled {unit})" for unit in units
+    )
+    _code, out = ssh(node, command, timeout=30)
     states = {}
     for line in out.splitlines():
         parts = line.split()
@@ -105,14 +96,15 @@ def units_state(node: str, units: list[str]) -> dict[str, tuple[str, str]]:
 
 def local_http_status(node: str, url: str, timeout: float = 10) -> str:
     """HTTP status of `url` fetched on the node itself (its ports are firewalled to S1 only)."""
-    code, out = ssh(node, f"curl -s -o /dev/null -m {int(timeout)} -w '%{{http_code}}' '{url}'",
-                    timeout=timeout + 20)
+    code, out = ssh(
+        node, f"curl -s -o /dev/null -m {int(timeout)} -w '%{{http_code}}' '{url}'", timeout=timeout + 20
+    )
     return out.strip()[-3:] if code == 0 else f"ssh-rc={code}"
 
 
 def mysql(query: str, timeout: float = 30) -> list[list[str]]:
     """Rows of a query run as root on the database node (tab separated, no headers)."""
-    node = next(name for name, entry in inventory().items() if "database" in entry["groups"])
+    node = inventory.group("database")[0].name
     escaped = query.replace('"', '\\"')
     code, out = ssh(node, f'sudo mysql -N -B extagram -e "{escaped}"', timeout=timeout)
     if code != 0:

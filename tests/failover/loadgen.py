@@ -25,7 +25,7 @@ import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 
-PHOTO_SRC = re.compile(r'/storage/[0-9a-f]{32}\.(?:jpg|png|gif|webp)')
+PHOTO_SRC = re.compile(r"/storage/[0-9a-f]{32}\.(?:jpg|png|gif|webp)")
 STATIC_FILES = {
     "/static/style.css": "text/css",
     "/static/preview.svg": "image/svg+xml",
@@ -68,12 +68,18 @@ def multipart(fields: dict[str, str], files: dict[str, tuple[str, str, bytes]]):
     boundary = "----extagram-failover-" + uuid.uuid4().hex
     chunks = []
     for name, value in fields.items():
-        chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                      .encode() + value.encode() + b"\r\n")
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            + value.encode()
+            + b"\r\n"
+        )
     for name, (filename, ctype, data) in files.items():
-        chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-                      f'filename="{filename}"\r\nContent-Type: {ctype}\r\n\r\n'.encode()
-                      + data + b"\r\n")
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{filename}"\r\nContent-Type: {ctype}\r\n\r\n'.encode()
+            + data
+            + b"\r\n"
+        )
     chunks.append(f"--{boundary}--\r\n".encode())
     return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
 
@@ -81,6 +87,7 @@ def multipart(fields: dict[str, str], files: dict[str, tuple[str, str, bytes]]):
 @dataclass
 class Result:
     """One HTTP exchange. `status` is 0 when no response came (error says why)."""
+
     kind: str
     method: str
     path: str
@@ -89,7 +96,6 @@ class Result:
     status: int = 0
     ctype: str = ""
     served_by: str = ""
-    location: str = ""
     body: bytes = b""
     error: str = ""
     marker: str = ""
@@ -99,27 +105,32 @@ class Result:
         return self.end - self.start
 
 
-def fetch(base_url: str, method: str, path: str, *, body: bytes | None = None,
-          headers: dict[str, str] | None = None, timeout: float = 15.0, kind: str = "",
-          keep_body: int = 65536) -> Result:
+def fetch(
+    base_url: str,
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 15.0,
+    kind: str = "",
+    keep_body: int = 65536,
+) -> Result:
     """One request on a fresh connection (no keep-alive surprises); never raises."""
     parts = urllib.parse.urlsplit(base_url)
     start = time.monotonic()
     result = Result(kind=kind, method=method, path=path, start=start, end=start)
     connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
     try:
-        connection.request(method, path, body=body,
-                           headers={"Connection": "close", **(headers or {})})
+        connection.request(method, path, body=body, headers={"Connection": "close", **(headers or {})})
         response = connection.getresponse()
         data = response.read()
         result.status = response.status
         result.ctype = response.getheader("Content-Type", "")
         result.served_by = response.getheader("X-Served-By", "")
-        result.location = response.getheader("Location", "")
         result.body = data[:keep_body]
     except (OSError, http.client.HTTPException) as error:
-        kind_name = "timeout" if isinstance(error, (socket.timeout, TimeoutError)) else \
-            type(error).__name__
+        kind_name = "timeout" if isinstance(error, (socket.timeout, TimeoutError)) else type(error).__name__
         result.error = f"{kind_name}: {error}"
     finally:
         connection.close()
@@ -127,11 +138,13 @@ def fetch(base_url: str, method: str, path: str, *, body: bytes | None = None,
     return result
 
 
-def post_photo(base_url: str, text: str, jpeg: bytes, *, path: str = "/upload",
-               timeout: float = 30.0, marker: str = "") -> Result:
+def post_photo(
+    base_url: str, text: str, jpeg: bytes, *, path: str = "/upload", timeout: float = 30.0, marker: str = ""
+) -> Result:
     body, ctype = multipart({"post": text}, {"photo": ("failover.jpg", "image/jpeg", jpeg)})
-    result = fetch(base_url, "POST", path, body=body, headers={"Content-Type": ctype},
-                   timeout=timeout, kind=POST)
+    result = fetch(
+        base_url, "POST", path, body=body, headers={"Content-Type": ctype}, timeout=timeout, kind=POST
+    )
     result.marker = marker
     return result
 
@@ -178,20 +191,21 @@ def photo_paths(result: Result) -> list[str]:
 class LoadSettings:
     readers: int = 2
     writers: int = 2
-    reader_pause: float = 0.25      # seconds between two reader iterations
+    reader_pause: float = 0.25  # seconds between two reader iterations
     photos_per_page: int = 2
-    post_interval: float = 2.0      # seconds between two posts of one writer
+    post_interval: float = 2.0  # seconds between two posts of one writer
     read_timeout: float = 15.0
     post_timeout: float = 30.0
-    max_seconds: float = 120.0      # hard bounds: the load stops by itself
+    max_seconds: float = 120.0  # hard bounds: the load stops by itself
     max_requests: int = 6000
 
 
 @dataclass
 class Load:
     """Start with start(); stop() (or the bounds) ends it; results/posts are then final."""
+
     base_url: str
-    tag: str                         # goes into every post marker (case name, run id)
+    tag: str  # goes into every post marker (case name, run id)
     settings: LoadSettings = field(default_factory=LoadSettings)
 
     def __post_init__(self):
@@ -200,12 +214,10 @@ class Load:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._known_photos: list[str] = []
-        self.started = self.stopped = 0.0
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> Load:
-        self.started = time.monotonic()
-        self._deadline = self.started + self.settings.max_seconds
+        self._deadline = time.monotonic() + self.settings.max_seconds
         for index in range(self.settings.readers):
             self._spawn(f"reader-{index}", self._reader, index)
         for index in range(self.settings.writers):
@@ -217,13 +229,6 @@ class Load:
         slowest = max(self.settings.read_timeout, self.settings.post_timeout) + 5
         for thread in self._threads:
             thread.join(slowest)
-        self.stopped = time.monotonic()
-
-    def __enter__(self) -> Load:
-        return self.start()
-
-    def __exit__(self, *_exc) -> None:
-        self.stop()
 
     # -- results ------------------------------------------------------------------------------
     def snapshot(self) -> list[Result]:
@@ -256,8 +261,9 @@ class Load:
         iteration = index
         while self._running():
             page_path = PAGE_PATHS[iteration % len(PAGE_PATHS)]
-            page = self._record(fetch(self.base_url, "GET", page_path, kind=PAGE,
-                                      timeout=self.settings.read_timeout))
+            page = self._record(
+                fetch(self.base_url, "GET", page_path, kind=PAGE, timeout=self.settings.read_timeout)
+            )
             found = photo_paths(page)
             if found:
                 with self._lock:
@@ -268,13 +274,13 @@ class Load:
             for photo in rng.sample(found, min(self.settings.photos_per_page, len(found))):
                 if not self._running():
                     return
-                self._record(fetch(self.base_url, "GET", photo, kind=PHOTO,
-                                   timeout=self.settings.read_timeout))
+                self._record(
+                    fetch(self.base_url, "GET", photo, kind=PHOTO, timeout=self.settings.read_timeout)
+                )
             if not self._running():
                 return
             static = list(STATIC_FILES)[iteration % len(STATIC_FILES)]
-            self._record(fetch(self.base_url, "GET", static, kind=STATIC,
-                               timeout=self.settings.read_timeout))
+            self._record(fetch(self.base_url, "GET", static, kind=STATIC, timeout=self.settings.read_timeout))
             iteration += 1
             self._stop.wait(self.settings.reader_pause)
 
@@ -286,9 +292,16 @@ class Load:
         while self._running():
             marker = f"fo-{self.tag}-w{index}-{sequence}-{uuid.uuid4().hex[:8]}"
             path = "/upload" if sequence % 2 == 0 else "/upload.php"
-            self._record(post_photo(self.base_url, f"failover probe {marker}",
-                                    small_jpeg(hash(marker)), path=path, marker=marker,
-                                    timeout=self.settings.post_timeout))
+            self._record(
+                post_photo(
+                    self.base_url,
+                    f"failover probe {marker}",
+                    small_jpeg(hash(marker)),
+                    path=path,
+                    marker=marker,
+                    timeout=self.settings.post_timeout,
+                )
+            )
             sequence += 1
             next_at += self.settings.post_interval
             self._stop.wait(max(0.0, next_at - time.monotonic()))
@@ -296,16 +309,11 @@ class Load:
 
 # -- statistics ------------------------------------------------------------------------------
 
+
 def percentile(values: list[float], fraction: float) -> float | None:
     """Nearest-rank percentile; None for no values."""
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, int(round(fraction * len(ordered) + 0.5)) - 1))
+    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
     return ordered[rank]
-
-
-def between(results: list[Result], start: float, end: float, kinds=None) -> list[Result]:
-    """Requests that *started* in [start, end)."""
-    return [result for result in results if start <= result.start < end
-            and (kinds is None or result.kind in kinds)]

@@ -15,13 +15,44 @@ COLUMNS = [
     ("requests", "requests (fail phase)"),
     ("failed", "non-OK / unacceptable"),
     ("p50", "p50 ms base → fail"),
-    ("p99", "p99 ms base → fail (×)"),
+    ("p99", "p99 ms base → fail (×)"),  # noqa: RUF001 - the multiplication sign is meant
     ("detect", "detect s"),
     ("recover", "recover s"),
     ("boot", "boot s"),
     ("posts", "posts acked / found / lost / dup"),
     ("verdict", "verdict"),
 ]
+
+
+class CaseRow:
+    """One case's row while the case runs: its columns, its details, and the problems it found.
+
+    The row joins the table at once (verdict ERROR), so a case that crashes still shows up.
+    """
+
+    def __init__(self, rows: list[dict], case: str):
+        self.columns: dict = {"case": case, "verdict": "ERROR", "details": []}
+        rows.append(self.columns)
+        self.problems: list[str] = []
+
+    def __getitem__(self, column: str):
+        return self.columns[column]
+
+    def __setitem__(self, column: str, value) -> None:
+        self.columns[column] = value
+
+    def note(self, detail: str) -> None:
+        self.columns["details"].append(detail)
+
+    def expect(self, condition, problem: str) -> None:
+        if not condition:
+            self.problems.append(problem)
+
+    def conclude(self) -> list[str]:
+        """The verdict, and every problem appended to the details; returns the problems."""
+        self.columns["verdict"] = "pass" if not self.problems else f"FAIL ({len(self.problems)})"
+        self.columns["details"] += [f"PROBLEM: {problem}" for problem in self.problems]
+        return self.problems
 
 
 def ms(value: float | None) -> str:
@@ -35,20 +66,21 @@ def seconds(value: float | None) -> str:
 def latency_pair(base: float | None, fail: float | None, ratio: bool = False) -> str:
     text = f"{ms(base)} → {ms(fail)}"
     if ratio and base and fail is not None:
-        text += f" (×{fail / base:.1f})"
+        text += f" (×{fail / base:.1f})"  # noqa: RUF001 - the multiplication sign is meant
     return text
 
 
 def machine() -> str:
     driver = ACCEL_FILE.read_text().strip() if ACCEL_FILE.exists() else ""
     accel = {"qemu": "TCG", "kvm": "KVM"}.get(driver, driver or "unknown accel")
-    return (f"{platform.node()}: {os.cpu_count()} cores, QEMU {accel}, "
-            f"7 VMs, Linux {platform.release()}")
+    return f"{platform.node()}: {os.cpu_count()} cores, QEMU {accel}, 7 VMs, Linux {platform.release()}"
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(title for _key, title in COLUMNS) + " |",
-             "|" + "|".join("---" for _ in COLUMNS) + "|"]
+    lines = [
+        "| " + " | ".join(title for _key, title in COLUMNS) + " |",
+        "|" + "|".join("---" for _ in COLUMNS) + "|",
+    ]
     for row in rows:
         lines.append("| " + " | ".join(str(row.get(key, "-")) for key, _title in COLUMNS) + " |")
     return "\n".join(lines)
