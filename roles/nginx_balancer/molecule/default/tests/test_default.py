@@ -15,6 +15,7 @@ CONF = "/etc/nginx/conf.d/extagram-balancer.conf"
 PORT = 80
 APP_PORT = shared_setting("extagram_shared_app_port")
 STATIC_PORT = shared_setting("extagram_shared_static_port")
+MAX_PHOTO_BYTES = shared_setting("extagram_shared_max_upload_bytes")
 # In the role's own scenario no upload node runs: the upstreams are addresses only.
 UPSTREAMS_RUNNING = bool(helpers.running("upload"))
 
@@ -83,8 +84,10 @@ def test_stub_status_is_local_only(host):
     assert status == 403
 
 
-def test_too_large_upload_gets_the_friendly_413_page(host):
-    host.run_expect([0], "head -c 12582912 /dev/zero > /tmp/extagram-too-large.bin")
+def test_too_large_upload_gets_the_friendly_413_page_with_the_limit(host):
+    # Above S1's body limit (the photo limit plus 1 MiB of form framing).
+    too_large = MAX_PHOTO_BYTES + 2 * 1024 * 1024
+    host.run_expect([0], f"head -c {too_large} /dev/zero > /tmp/extagram-too-large.bin")
     try:
         status, _headers, body = helpers.fetch(
             host, "/upload.php", "-H 'Expect:'", "-F post=big", "-F photo=@/tmp/extagram-too-large.bin"
@@ -93,6 +96,7 @@ def test_too_large_upload_gets_the_friendly_413_page(host):
         host.run("rm -f /tmp/extagram-too-large.bin")
     assert status == 413
     assert "too large" in body
+    assert f"at most {MAX_PHOTO_BYTES // (1024 * 1024)} MiB" in body
 
 
 def test_uploads_are_rate_limited_and_reads_are_not(host):
