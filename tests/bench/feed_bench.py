@@ -169,7 +169,7 @@ file:close()
     return script
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,10000,100000")
     parser.add_argument("--duration", type=int, default=10, choices=range(1, 61), metavar="SECONDS")
@@ -180,69 +180,87 @@ def main() -> int:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (Debian package wrk)")
+    return args
+
+
+def measure_feed(server, accounts, args, wrk) -> list[tuple]:
+    """(posts, page bytes, Gunicorn result, nginx-serving-the-same-bytes result) per table size."""
+    rows = []
+    feed_env = mariadb_server.app_env(server, accounts["feed"], mode="feed")
+    with GunicornServer(feed_env, workers=args.workers, threads=args.threads) as gunicorn:
+        for size in (int(text) for text in args.sizes.split(",")):
+            started = time.monotonic()
+            fill_posts(server, size)
+            print(f"filled {size} posts in {time.monotonic() - started:.1f}s", flush=True)
+            page = urllib.request.urlopen(gunicorn.url + "/", timeout=10).read()
+            run_wrk(gunicorn.url + "/", **{**wrk, "duration": 1})  # warm-up
+            app_result = run_wrk(gunicorn.url + "/", **wrk)
+            with StaticNginx(page) as nginx:
+                static_result = run_wrk(nginx.url, **wrk)
+            rows.append((size, len(page), app_result, static_result))
+    return rows
+
+
+def measure_uploads(server, accounts, args, wrk, workdir: Path) -> tuple:
+    """(wrk result, photo rows in the database, photo files written)."""
+    uploads_dir = workdir / "photos"
+    uploads_dir.mkdir()
+    upload_env = mariadb_server.app_env(
+        server, accounts["upload"], mode="upload", uploads_dir=str(uploads_dir)
+    )
+    script = upload_script(workdir)
+    with GunicornServer(upload_env, workers=args.workers, threads=args.threads) as gunicorn:
+        result = run_wrk(
+            gunicorn.url + "/upload", script=script, **{**wrk, "connections": upload_connections(args)}
+        )
+    with server.root_connection(mariadb_server.DB_NAME) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM photos")
+        stored = cursor.fetchone()[0]
+    return result, stored, len(list(uploads_dir.iterdir()))
+
+
+def upload_connections(args) -> int:
+    return min(args.connections, 4)
+
+
+def print_report(args, rows, uploads) -> None:
+    print(
+        f"\nwrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s; gunicorn gthread "
+        f"{args.workers} workers x {args.threads} threads; nginx 2 workers; all on loopback\n"
+    )
+    columns = (
+        "posts | page bytes | gunicorn rps | p50 ms | p99 ms | nginx rps | p50 ms | p99 ms | nginx/gunicorn"
+    )
+    print(f"| {columns} |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size, page_bytes, app, static in rows:
+        print(
+            f"| {size:,} | {page_bytes:,} | {app.rps:,.0f} | {app.p50_ms:.2f} | {app.p99_ms:.2f} "
+            f"| {static.rps:,.0f} | {static.p50_ms:.2f} | {static.p99_ms:.2f} | {static.rps / app.rps:.1f}x |"
+        )
+    errors = sum(result.errors for _size, _bytes, app, static in rows for result in (app, static))
+    print(f"\nfeed errors (non-2xx/3xx or socket): {errors}")
+    result, stored, written = uploads
+    print(
+        f"\nuploads (~200 KB JPEG, {upload_connections(args)} connections): "
+        f"{result.rps:.1f} uploads/s, p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, "
+        f"{result.requests} requests, {result.errors} errors, {stored} photos in DB, {written} files written"
+    )
+
+
+def main() -> int:
+    args = parse_args()
     mariadb_server.stop_on_sigterm()
     wrk = {"duration": args.duration, "connections": args.connections, "threads": args.wrk_threads}
-
-    rows = []
     with (
         mariadb_server.MariaDBServer() as server,
         tempfile.TemporaryDirectory(prefix="extagram-bench-") as workdir,
     ):
         accounts = mariadb_server.provision(server)
         mariadb_server.migrate(server, accounts)
-        feed_env = mariadb_server.app_env(server, accounts["feed"], mode="feed")
-        with GunicornServer(feed_env, workers=args.workers, threads=args.threads) as gunicorn:
-            for size in (int(text) for text in args.sizes.split(",")):
-                started = time.monotonic()
-                fill_posts(server, size)
-                print(f"filled {size} posts in {time.monotonic() - started:.1f}s", flush=True)
-                page = urllib.request.urlopen(gunicorn.url + "/", timeout=10).read()
-                run_wrk(gunicorn.url + "/", **{**wrk, "duration": 1})  # warm-up
-                app_result = run_wrk(gunicorn.url + "/", **wrk)
-                with StaticNginx(page) as nginx:
-                    static_result = run_wrk(nginx.url, **wrk)
-                rows.append((size, len(page), app_result, static_result))
-
-        uploads_dir = Path(workdir) / "photos"
-        uploads_dir.mkdir()
-        upload_env = mariadb_server.app_env(
-            server, accounts["upload"], mode="upload", uploads_dir=str(uploads_dir)
-        )
-        script = upload_script(Path(workdir))
-        with GunicornServer(upload_env, workers=args.workers, threads=args.threads) as gunicorn:
-            upload_result = run_wrk(
-                gunicorn.url + "/upload", script=script, **{**wrk, "connections": min(args.connections, 4)}
-            )
-        with server.root_connection(mariadb_server.DB_NAME) as connection, connection.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) FROM photos")
-            stored = cursor.fetchone()[0]
-        written = len(list(uploads_dir.iterdir()))
-
-    print()
-    print(
-        f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s; gunicorn gthread "
-        f"{args.workers} workers x {args.threads} threads; nginx 2 workers; all on loopback"
-    )
-    print()
-    print(
-        "| posts | page bytes | gunicorn rps | p50 ms | p99 ms | nginx rps | p50 ms | p99 ms "
-        "| nginx/gunicorn |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for size, page_bytes, app_result, static_result in rows:
-        print(
-            f"| {size:,} | {page_bytes:,} | {app_result.rps:,.0f} | {app_result.p50_ms:.2f} "
-            f"| {app_result.p99_ms:.2f} | {static_result.rps:,.0f} | {static_result.p50_ms:.2f} "
-            f"| {static_result.p99_ms:.2f} | {static_result.rps / app_result.rps:.1f}x |"
-        )
-    errors = sum(r.errors for _s, _b, a, n in rows for r in (a, n))
-    print(f"\nfeed errors (non-2xx/3xx or socket): {errors}")
-    print(
-        f"\nuploads (~200 KB JPEG, {min(args.connections, 4)} connections): "
-        f"{upload_result.rps:.1f} uploads/s, p50 {upload_result.p50_ms:.0f} ms, "
-        f"p99 {upload_result.p99_ms:.0f} ms, {upload_result.requests} requests, "
-        f"{upload_result.errors} errors, {stored} photos in DB, {written} files written"
-    )
+        rows = measure_feed(server, accounts, args, wrk)
+        uploads = measure_uploads(server, accounts, args, wrk, Path(workdir))
+    print_report(args, rows, uploads)
     return 0
 
 
