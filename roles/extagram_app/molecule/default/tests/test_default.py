@@ -16,7 +16,9 @@ PORT = shared_setting("extagram_shared_app_port")
 
 
 def mode(host):
-    return "upload" if "upload" in host.ansible.get_variables()["group_names"] else "feed"
+    """The node's mode, from its inventory groups (no Ansible module run on the node)."""
+    groups = helpers.runner().get_variables(host.backend.host)["group_names"]
+    return "upload" if "upload" in groups else "feed"
 
 
 def fetch(host, path, *options):
