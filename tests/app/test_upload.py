@@ -17,8 +17,9 @@ PHOTO_NAME = re.compile(r"[0-9a-f]{32}\.(jpg|png|gif|webp)")
 def test_text_only_post(client, db, uploads_dir):
     response = publish(client, "  just words \n")
     assert response.status_code == 303
-    assert response.headers["Location"] == "/"
-    assert db.posts()[0][1:] == ("just words", None)
+    [(post_id, text, photo)] = db.posts()
+    assert response.headers["Location"] == f"/?posted={post_id}"
+    assert (text, photo) == ("just words", None)
     assert db.count("photos") == 0
     assert list(uploads_dir.iterdir()) == []
 

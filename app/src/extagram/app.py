@@ -59,6 +59,8 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     def common_headers(response: Response) -> Response:
         response.headers["X-Served-By"] = served_by
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        # Nothing is cacheable unless its view says so: errors, uploads and health never are.
+        response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     return app

@@ -40,6 +40,11 @@ class Config:
     max_text_length: int = 1000
     max_upload_bytes: int = 10 * 1024 * 1024
     page_size: int = 20
+    # How long S1 (and browsers) may reuse the feed page and the live-update answer.
+    feed_cache_seconds: int = 1
+    # The page's script: how often it asks for new posts, and whether posting works.
+    poll_interval_ms: int = 1500
+    health_interval_ms: int = 15000
 
     def require(self, *keys: str) -> None:
         missing = [key for key in keys if getattr(self, key) in (None, "")]
@@ -60,6 +65,9 @@ _RANGES = {
     "max_text_length": (1, 16000),
     "max_upload_bytes": (1024, 64 * 1024 * 1024),
     "page_size": (1, 100),
+    "feed_cache_seconds": (0, 300),
+    "poll_interval_ms": (200, 600000),
+    "health_interval_ms": (500, 3600000),
 }
 
 

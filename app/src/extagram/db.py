@@ -38,6 +38,17 @@ def get_db() -> pymysql.connections.Connection:
     return g.db
 
 
+def database_answers(asked_by: str) -> bool:
+    """A trivial query on the request's connection; a failure is logged, not raised."""
+    try:
+        with get_db().cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except UNAVAILABLE_ERRORS as error:
+        current_app.logger.warning("%s: database unavailable: %s", asked_by, error)
+        return False
+    return True
+
+
 def _close_db(_error: BaseException | None) -> None:
     connection = g.pop("db", None)
     if connection is not None and connection.open:

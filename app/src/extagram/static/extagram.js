@@ -60,65 +60,183 @@
     return article;
   }
 
-  function setUpLiveFeed() {
+  // Every page polls the same URL, so S1 answers all of them from one cached copy.
+  var POSTS_URL = "/api/posts";
+  var STATUS_URL = "/upload/status";
+  var JITTER = 0.2; // +-20 %, so pages opened together drift apart
+  var MAX_BACKOFF_MS = 60000;
+  var MAX_POSTS_ON_PAGE = 200; // a page left open for hours stays this size
+  var NO_STORE = { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" };
+
+  function jittered(ms) {
+    return ms * (1 - JITTER + Math.random() * 2 * JITTER);
+  }
+
+  // After n failures in a row: somewhere between half and all of base * 2^n (capped), so
+  // browsers do not all come back at the same moment after an outage.
+  function backoff(baseMs, failures) {
+    var ceiling = Math.min(MAX_BACKOFF_MS, baseMs * Math.pow(2, failures));
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  }
+
+  function getJson(url) {
+    return fetch(url, NO_STORE).then(function (response) {
+      if (!response.ok) {
+        throw new Error("HTTP " + response.status);
+      }
+      return response.json();
+    });
+  }
+
+  // A repeating task that runs only while the page is visible and never stacks timers.
+  function loop(task) {
+    var timer = null;
+    var runner = {
+      after: function (delay) {
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          if (!document.hidden) {
+            task();
+          }
+        }, delay);
+      }
+    };
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) {
+        runner.after(0);
+      }
+    });
+    return runner;
+  }
+
+  function setUpPostingStatus(intervalMs, retryMs) {
+    var notice = document.getElementById("site-notice");
+    var publish = document.querySelector(".composer .publish");
+    if (!notice || !publish || !window.fetch) {
+      return function () {};
+    }
+    var failures = 0;
+    function show(accepting) {
+      notice.hidden = accepting;
+      publish.disabled = !accepting;
+    }
+    var checks = loop(function () {
+      getJson(STATUS_URL)
+        .then(function (body) {
+          failures = 0;
+          show(body.accepting === true);
+          checks.after(jittered(intervalMs));
+        })
+        .catch(function () {
+          failures += 1;
+          show(false);
+          checks.after(Math.min(intervalMs, backoff(retryMs, failures)));
+        });
+    });
+    checks.after(0);
+    return function checkNow() {
+      checks.after(0);
+    };
+  }
+
+  function articles(feed) {
+    return feed.querySelectorAll("article.post");
+  }
+
+  function postId(article) {
+    return parseInt(article.id.slice("post-".length), 10);
+  }
+
+  // In id order, not simply on top: a post whose commit came late still lands in its place.
+  function insertInOrder(feed, post) {
+    var list = articles(feed);
+    for (var i = 0; i < list.length; i += 1) {
+      if (postId(list[i]) < post.id) {
+        feed.insertBefore(buildPost(post), list[i]);
+        return;
+      }
+    }
+    feed.appendChild(buildPost(post));
+  }
+
+  function keepBounded(feed) {
+    var list = articles(feed);
+    if (list.length <= MAX_POSTS_ON_PAGE) {
+      return;
+    }
+    for (var i = MAX_POSTS_ON_PAGE; i < list.length; i += 1) {
+      list[i].remove();
+    }
+    var older = document.querySelector(".pager .older");
+    if (older) {
+      older.href = "/?before=" + postId(list[MAX_POSTS_ON_PAGE - 1]);
+    }
+  }
+
+  function setUpLiveFeed(pollMs, checkPostingNow) {
     var feed = document.getElementById("feed");
     if (!feed || feed.getAttribute("data-live") !== "on" || !window.fetch) {
       return;
     }
-    var latestId = parseInt(feed.getAttribute("data-latest-id"), 10) || 0;
-    var timer = null;
-
-    function schedule(delay) {
-      clearTimeout(timer);
-      timer = setTimeout(poll, delay);
-    }
+    var failures = 0;
 
     function showPosts(posts) {
-      // Posts arrive oldest first; each goes on top, so the newest ends up first.
       posts.forEach(function (post) {
-        if (post.id > latestId && !document.getElementById("post-" + post.id)) {
-          feed.insertBefore(buildPost(post), feed.firstChild);
+        if (!document.getElementById("post-" + post.id)) {
+          insertInOrder(feed, post);
         }
-        latestId = Math.max(latestId, post.id);
       });
       var empty = document.getElementById("feed-empty");
-      if (empty && posts.length) {
+      if (empty && articles(feed).length) {
         empty.remove();
       }
+      keepBounded(feed);
     }
 
-    function poll() {
-      if (document.hidden) {
-        return; // resumed by the visibilitychange listener
-      }
-      fetch("/api/posts?after=" + latestId, {
-        headers: { Accept: "application/json" },
-        cache: "no-store",
-        credentials: "same-origin"
-      })
-        .then(function (response) {
-          if (!response.ok) {
-            throw new Error("HTTP " + response.status);
-          }
-          return response.json();
-        })
+    function newestShown() {
+      var first = articles(feed)[0];
+      return first ? postId(first) : 0;
+    }
+
+    // More posts arrived between two polls than the newest page holds: fetch the ones between.
+    function catchUp(after) {
+      return getJson(POSTS_URL + "?after=" + after).then(function (body) {
+        showPosts(body.posts);
+        if (body.has_more && body.posts.length) {
+          return catchUp(body.posts[body.posts.length - 1].id);
+        }
+      });
+    }
+
+    var polls = loop(function () {
+      var known = newestShown();
+      getJson(POSTS_URL)
         .then(function (body) {
+          var oldest = body.posts.length ? body.posts[body.posts.length - 1].id : 0;
           showPosts(body.posts);
-          schedule(body.has_more ? 0 : POLL_INTERVAL_MS);
+          return body.has_more && oldest > known + 1 ? catchUp(known) : null;
+        })
+        .then(function () {
+          failures = 0;
+          polls.after(jittered(pollMs));
         })
         .catch(function () {
-          schedule(POLL_INTERVAL_MS * 2);
+          failures += 1;
+          checkPostingNow();
+          polls.after(backoff(pollMs, failures));
         });
-    }
-
-    document.addEventListener("visibilitychange", function () {
-      if (!document.hidden) {
-        schedule(0);
-      }
     });
-    schedule(POLL_INTERVAL_MS);
+    polls.after(jittered(pollMs));
+  }
+
+  function setUpPage() {
+    var feed = document.getElementById("feed");
+    var pollMs = (feed && parseInt(feed.getAttribute("data-poll-ms"), 10)) || 1500;
+    var healthMs = (feed && parseInt(feed.getAttribute("data-health-ms"), 10)) || 15000;
+    var checkPostingNow = setUpPostingStatus(healthMs, pollMs);
+    setUpLiveFeed(pollMs, checkPostingNow);
   }
 
   setUpPreview();
-  setUpLiveFeed();
+  setUpPage();
 })();

@@ -1,10 +1,14 @@
-"""The feed page and its JSON twin used for live updates."""
+"""The feed page and its JSON twin used for live updates.
+
+Both are the same for every visitor, so S1 caches them for `feed_cache_seconds`; the page a
+poster lands on (`?posted=<id>`) is theirs alone and is never kept.
+"""
 
 from __future__ import annotations
 
 import re
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from extagram import store
 from extagram.db import get_db
@@ -20,16 +24,20 @@ _POST_ID = re.compile(r"[0-9]{1,18}")
 def index():
     config = current_app.config["EXTAGRAM"]
     before = _post_id_param("before")
+    posted = _post_id_param("posted")
     posts, has_older = store.newest_posts(get_db(), config.page_size, before)
-    return render_template(
+    page = render_template(
         "index.html",
         posts=posts,
         older_before=posts[-1].id if has_older else None,
         # Live updates only make sense on the first page; older pages are a fixed window.
         live=before is None,
-        latest_id=posts[0].id if posts else 0,
+        posted=posted,
         max_text_length=config.max_text_length,
+        poll_interval_ms=config.poll_interval_ms,
+        health_interval_ms=config.health_interval_ms,
     )
+    return _shared(Response(page), private=posted is not None)
 
 
 @bp.get("/api/posts")
@@ -43,7 +51,15 @@ def api_posts():
         posts, has_more = store.posts_after(get_db(), after, page_size)
     else:
         posts, has_more = store.newest_posts(get_db(), page_size, before)
-    return jsonify(posts=[post.as_json() for post in posts], has_more=has_more)
+    return _shared(jsonify(posts=[post.as_json() for post in posts], has_more=has_more))
+
+
+def _shared(response: Response, private: bool = False) -> Response:
+    """Mark an answer as the same for everyone for a moment (S1 and browsers may reuse it)."""
+    if not private:
+        seconds = current_app.config["EXTAGRAM"].feed_cache_seconds
+        response.headers["Cache-Control"] = f"public, max-age={seconds}"
+    return response
 
 
 def _post_id_param(name: str) -> int | None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, current_app, jsonify, redirect, request
 from werkzeug.datastructures import FileStorage
 
 from extagram import photos, store
-from extagram.db import get_db
+from extagram.db import database_answers, get_db
 from extagram.errors import Rejected, upload_too_large_message
 from extagram.photo_files import write_photo_file
 
@@ -21,11 +21,20 @@ def publish():
     photo = _processed_photo(request.files.get("photo"), config.max_upload_bytes)
     photo_name = photos.new_photo_name(photo.extension) if photo else None
     stored = store.Photo(photo.mime_type, photo.data) if photo else None
-    store.publish_post(get_db(), text, photo_name, stored)
+    post_id = store.publish_post(get_db(), text, photo_name, stored)
     if photo:
         # Only after COMMIT, so a failed transaction can never leave an orphan file.
         write_photo_file(config.uploads_dir, photo_name, photo.data, config.uploads_write_timeout)
-    return redirect("/", code=303)
+    # A URL of the poster's own, which S1 never answers from its cache: they see their post.
+    return redirect(f"/?posted={post_id}", code=303)
+
+
+@bp.get("/upload/status")
+def status():
+    """Would a post be accepted now? Asked by the page's script before the visitor types."""
+    if not database_answers("upload status"):
+        return jsonify(accepting=False), 503
+    return jsonify(accepting=True)
 
 
 def _validated_text(raw: str | None, max_length: int) -> str:

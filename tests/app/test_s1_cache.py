@@ -1,0 +1,107 @@
+"""S1's microcache, as the role renders it, in a real nginx in front of a real Gunicorn and MariaDB."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from extagram_testing.cached_nginx import CachedBalancer
+from extagram_testing.gunicorn_server import GunicornServer
+from extagram_testing.mariadb_server import settings_env
+
+FRESH_S = 1  # the app's default max-age
+# nginx keeps expiry times in whole seconds: a 1 s copy can count as fresh for up to 2 s.
+EXPIRED_AFTER_S = FRESH_S + 1.2
+
+
+@pytest.fixture
+def app_server(db, uploads_dir):
+    env = settings_env(db.settings("upload", mode="all", uploads_dir=str(uploads_dir)))
+    with GunicornServer(env, workers=2, threads=4) as running:
+        yield running
+
+
+@pytest.fixture
+def s1(app_server):
+    with CachedBalancer(app_server.url) as nginx:
+        yield nginx
+
+
+def get(s1, path: str) -> requests.Response:
+    return requests.get(s1.url + path, timeout=10)
+
+
+def app_connections(db) -> int:
+    """Connections MariaDB has accepted (each app request opens one; this query opens one too)."""
+    return int(db.query("SHOW GLOBAL STATUS LIKE 'Connections'")[0][1])
+
+
+def test_a_fresh_copy_is_reused_and_random_query_strings_share_it(s1, db):
+    db.add_posts(2)
+    assert get(s1, "/").headers["X-Cache-Status"] == "MISS"
+    assert get(s1, "/").headers["X-Cache-Status"] == "HIT"
+    assert get(s1, "/?utm=1&x=2").headers["X-Cache-Status"] == "HIT"
+    assert get(s1, "/api/posts").headers["X-Cache-Status"] == "MISS"
+
+
+def test_one_request_per_key_reaches_the_app(s1, db):
+    db.add_posts(2)
+    before = app_connections(db)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(lambda _: get(s1, "/api/posts").status_code, range(20)))
+    assert statuses == [200] * 20
+    # One app request for the 20 (the cache lock), plus the second status query's own connection.
+    assert app_connections(db) - before == 1 + 1
+
+
+def test_a_new_post_shows_after_the_fresh_time_and_at_once_to_its_poster(s1, db):
+    db.add_posts(1, text="old")
+    assert "old" in get(s1, "/").text
+    response = requests.post(
+        s1.url + "/upload", data={"post": "brand new"}, allow_redirects=False, timeout=10
+    )
+    assert response.status_code == 303
+    landing = get(s1, response.headers["Location"])
+    assert landing.headers["X-Cache-Status"] == "BYPASS" and "brand new" in landing.text
+    deadline = time.monotonic() + FRESH_S + 5
+    while "brand new" not in get(s1, "/").text:
+        assert time.monotonic() < deadline, "the shared page never showed the new post"
+        time.sleep(0.2)
+
+
+def test_stale_copies_answer_while_the_database_is_down(s1, db):
+    db.add_posts(1, text="kept")
+    get(s1, "/")
+    get(s1, "/api/posts")
+    db.server.halt()
+    try:
+        time.sleep(EXPIRED_AFTER_S)
+        for path in ["/", "/api/posts"]:
+            response = get(s1, path)
+            assert response.status_code == 200 and "kept" in response.text, path
+            assert response.headers["X-Cache-Status"] in ("STALE", "UPDATING"), path
+        never_cached = get(s1, "/?before=1")
+        assert never_cached.status_code == 503 and never_cached.headers["Cache-Control"] == "no-store"
+        assert get(s1, "/upload/status").status_code == 503
+    finally:
+        db.server.resume()
+
+
+def test_stale_copies_answer_when_no_app_answers(app_server, s1, db):
+    db.add_posts(1, text="kept")
+    get(s1, "/")
+    app_server.__exit__(None, None, None)
+    time.sleep(EXPIRED_AFTER_S)
+    response = get(s1, "/")
+    assert response.status_code == 200 and "kept" in response.text
+    assert response.headers["X-Cache-Status"] in ("STALE", "UPDATING")
+
+
+def test_errors_are_never_cached(s1, db):
+    for _ in range(2):
+        response = get(s1, "/?before=abc")
+        assert response.status_code == 400 and response.headers["X-Cache-Status"] == "MISS"
+    assert "X-Cache-Status" not in get(s1, "/upload/status").headers
