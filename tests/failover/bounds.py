@@ -27,9 +27,14 @@ POST_INTERVAL_S = _env("FAILOVER_POST_INTERVAL", 2.0)
 LATENCY_FACTOR = 5.0
 LATENCY_SLACK_S = 3.0
 # A halted redundant node: a GET S1 had already put on a pooled keep-alive connection to it waits
-# S1's read timeout (feed 8 s, static 3 s per try) before another node answers it. That wait is the
+# S1's read timeout (feed 2 s, static 3 s per try) before another node answers it. That wait is the
 # design's bound; how long S1 keeps trying the dead node is DETECT_MAX_S below.
 HALT_WAIT_MAX_S = 10.0
+# Pages every visitor shares (/, /extagram.php, /api/posts) while any one node is down: S1 answers
+# them from its cache when no feed node can, so none may take longer than this, once the failure
+# is STALL_GRACE_S old. The poster's own page (never a copy) is bounded by HALT_WAIT_MAX_S.
+PAGE_STALL_MAX_S = 2.0
+STALL_GRACE_S = 1.0
 # S1 must route around a dead redundant member within this time (connect timeout x max_fails).
 DETECT_MAX_S = 15.0
 # Requests to the affected route must be good for this long before the route counts as detected.

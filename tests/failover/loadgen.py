@@ -31,7 +31,12 @@ STATIC_FILES = {
     "/static/preview.svg": "image/svg+xml",
     "/static/extagram.js": "javascript",
 }
-PAGE_PATHS = ("/", "/api/posts", "/extagram.php")
+# The poster's landing page: S1 never answers it from its cache, so a feed node renders every one.
+UNCACHED_PAGE = "/?posted=1"
+PAGE_PATHS = ("/", "/api/posts", "/extagram.php", UNCACHED_PAGE)
+# X-Cache-Status values of an answer S1 took from its cache: a copy a feed node made earlier.
+FROM_CACHE = ("HIT", "STALE", "UPDATING", "REVALIDATED")
+S1_CACHE = "S1 cache"
 # Request kinds; "page" covers the HTML feed and its JSON twin.
 PAGE, PHOTO, STATIC, POST = "page", "photo", "static", "post"
 
@@ -95,7 +100,8 @@ class Result:
     end: float
     status: int = 0
     ctype: str = ""
-    served_by: str = ""
+    served_by: str = ""  # who answered: X-Served-By, or S1_CACHE for a cached copy
+    cache_status: str = ""
     body: bytes = b""
     error: str = ""
     marker: str = ""
@@ -127,7 +133,9 @@ def fetch(
         data = response.read()
         result.status = response.status
         result.ctype = response.getheader("Content-Type", "")
-        result.served_by = response.getheader("X-Served-By", "")
+        result.cache_status = response.getheader("X-Cache-Status", "")
+        from_cache = result.cache_status in FROM_CACHE
+        result.served_by = S1_CACHE if from_cache else response.getheader("X-Served-By", "")
         result.body = data[:keep_body]
     except (OSError, http.client.HTTPException) as error:
         kind_name = "timeout" if isinstance(error, (socket.timeout, TimeoutError)) else type(error).__name__

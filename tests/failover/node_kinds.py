@@ -19,7 +19,14 @@ from dataclasses import dataclass
 
 import labctl
 import loadgen
-from bounds import DB_DOWN_P99_MAX_S, NFS_BACK_TIMEOUT_S, REFUSAL_PAGE_MAX_S, UPLOAD_MAX_S
+from bounds import (
+    DB_DOWN_P99_MAX_S,
+    NFS_BACK_TIMEOUT_S,
+    PAGE_STALL_MAX_S,
+    REFUSAL_PAGE_MAX_S,
+    STALL_GRACE_S,
+    UPLOAD_MAX_S,
+)
 from failover_case import Case, expect_p99_near_baseline, fmt_s, latencies, p
 from loadgen import PAGE, PHOTO, POST, STATIC, Result, percentile
 from site_client import SiteClient, describe, friendly_503, upload_unavailable_page
@@ -86,7 +93,7 @@ def feed_page_through_it(_node: Node, site: SiteClient) -> str | None:
 
 
 def feed_answered_by_node(case: Case) -> tuple[Result, bool]:
-    answer = case.site.get("/api/posts")
+    answer = case.site.get(loadgen.UNCACHED_PAGE)
     return answer, loadgen.page_ok(answer) and answer.served_by == case.host
 
 
@@ -105,11 +112,6 @@ def css_answered_by_node(case: Case) -> tuple[Result, bool]:
     return answer, loadgen.static_ok(answer) and answer.served_by == case.host
 
 
-def feed_renders(case: Case) -> tuple[Result, bool]:
-    answer = case.site.get("/")
-    return answer, loadgen.page_ok(answer)
-
-
 # -- failure-phase answers a visitor may get besides a success -------------------------------------
 
 
@@ -122,9 +124,11 @@ def upload_refused_politely(answer: Result) -> bool:
 
 
 def database_down_answer(answer: Result) -> bool:
-    if answer.kind not in (PAGE, POST):
-        return False
-    return friendly_503(answer) or (answer.kind == POST and upload_unavailable_page(answer))
+    """Posts are refused politely; shared pages come from S1's cache, so only the poster's own
+    page (never a copy) may be the friendly 503."""
+    if answer.kind == POST:
+        return friendly_503(answer) or upload_unavailable_page(answer)
+    return answer.kind == PAGE and answer.path == loadgen.UNCACHED_PAGE and friendly_503(answer)
 
 
 # -- what must hold while a node of the kind is dead (after the checks every kind gets) ------------
@@ -171,12 +175,25 @@ def pages_as_fast_as_baseline(case: Case) -> None:
     expect_p99_near_baseline(case, (PAGE,))
 
 
-def pages_friendly_503(case: Case) -> None:
-    answered = case.sent_after_injected((PAGE,))
-    case.expect(
-        any(friendly_503(r) for r in answered),
-        "no friendly 503 page while the database was down: " + "; ".join(describe(r) for r in answered[:2]),
+def shared_pages_never_stall(case: Case) -> None:
+    """The pages every visitor shares come at once (fresh, or S1's copy) once the failure is a
+    second old; the first second is S1 finding out."""
+    shared = [
+        r
+        for r in case.sent_after_injected((PAGE,))
+        if r.path != loadgen.UNCACHED_PAGE and r.start >= case.t_injected + STALL_GRACE_S
+    ]
+    failed = [r for r in shared if not loadgen.page_ok(r)]
+    slow = [r for r in shared if r.latency > PAGE_STALL_MAX_S]
+    copies = sum(1 for r in shared if r.served_by == loadgen.S1_CACHE)
+    worst = max((r.latency for r in shared), default=0.0)
+    case.note(
+        f"shared pages while {case.node.name} was down: {len(shared)}, {copies} from S1's cache, "
+        f"{len(failed)} failed, slowest {worst:.2f}s (limit {PAGE_STALL_MAX_S:.0f}s)"
     )
+    case.expect(shared, f"no shared page asked while {case.node.name} was down")
+    case.expect(not failed, "shared pages failed: " + "; ".join(describe(r) for r in failed[:3]))
+    case.expect(not slow, "shared pages stalled: " + "; ".join(describe(r) for r in slow[:3]))
 
 
 def answers_without_pile_up(case: Case) -> None:
@@ -269,7 +286,7 @@ KINDS = (
         redundant=True,
         carries=PAGE,
         recovery_probe=feed_answered_by_node,
-        failure_checks=(survivors_serve_every_page,),
+        failure_checks=(survivors_serve_every_page, shared_pages_never_stall),
     ),
     NodeKind(
         "upload",
@@ -307,9 +324,11 @@ KINDS = (
         unit="mariadb",
         local_checks=(mysql_answers,),
         affected=(PAGE, POST),
-        recovery_probe=feed_renders,
+        # Pages are answered from S1's cache while it is down: a post accepted proves it is back.
+        recovery_probe=post_accepted,
+        probe_interval_s=1.0,
         also_acceptable_while_down=database_down_answer,
-        failure_checks=(pages_friendly_503, answers_without_pile_up, pages_settled_after_return),
+        failure_checks=(shared_pages_never_stall, answers_without_pile_up, pages_settled_after_return),
     ),
 )
 

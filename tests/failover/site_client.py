@@ -24,6 +24,9 @@ TRACEBACK_SIGNS = (
     "InterfaceError",
 )
 NGINX_DEFAULT_PAGE = "<center>nginx</center>"
+# Reading posts to verify them: past S1's cache (like a poster's own page), so a post acknowledged
+# a moment ago is never missing from a copy made before it.
+FRESH = "posted=1"
 UPLOAD_UNAVAILABLE = re.compile(r"uploads?\W+(?:are\W+|is\W+)?temporarily\W+unavailable", re.I)
 
 
@@ -135,7 +138,7 @@ class SiteClient:
 
     # -- posts -------------------------------------------------------------------------------------
     def newest_post_id(self) -> int:
-        api = self.get("/api/posts")
+        api = self.get(f"/api/posts?{FRESH}")
         if not loadgen.page_ok(api):
             raise labctl.LabError(f"cannot read the feed: {describe(api)}")
         posts = json.loads(api.body)["posts"]
@@ -146,7 +149,7 @@ class SiteClient:
         found: list[dict] = []
         before = None
         for _page in range(max_pages):
-            path = "/api/posts" if before is None else f"/api/posts?before={before}"
+            path = f"/api/posts?{FRESH}" if before is None else f"/api/posts?before={before}&{FRESH}"
             api = self.get(path, timeout=20)
             if not loadgen.page_ok(api):
                 raise labctl.LabError(f"cannot page the feed: {describe(api)}")

@@ -10,6 +10,7 @@ What differs between node kinds is one row each in node_kinds.KINDS; the limits 
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 
@@ -367,20 +368,27 @@ def expect_nothing_half_stored(case: Case) -> None:
 
 @pytest.mark.parametrize("case_id", ["all-feed-stop"])
 def test_every_feed_node_stopped(case_id, site, results):
-    """With no feed node left, S1 answers a friendly 503 page at once; photos and CSS still load."""
+    """With no feed node left, S1 answers the shared pages from its cache, and a page it has no copy
+    of with a friendly 503 at once; photos and CSS still load."""
     feeds = node_kinds.of_kind("feed")
     row = report.CaseRow(results, case_id)
     site.wait_healthy(timeout=180)
+    shared = ("/", "/extagram.php", "/api/posts")
     photo = next(iter(loadgen.photo_paths(site.get("/api/posts"))), None)
+    for path in shared:  # a copy of each exists, as on any site with visitors
+        site.get(path)
     for node in feeds:
         labctl.stop_service(node.name, node.kind.unit)
     try:
-        pages = [site.get(path) for path in ("/", "/extagram.php", "/api/posts") * 3]
-        bad = [r for r in pages if not friendly_503(r) or r.latency > REFUSAL_PAGE_MAX_S]
-        row["requests"] = str(len(pages))
-        row["failed"] = f"{sum(r.status != 200 for r in pages)} / {len(bad)}"
+        pages = [site.get(path) for path in shared * 3]
+        # Keys nobody asked before, so no copy can exist, even on a lab that ran this case already.
+        never_copied = [site.get(f"/?before={random.randrange(10**9, 10**12)}") for _ in range(3)]
+        bad = [r for r in pages if not (loadgen.page_ok(r) and r.served_by == loadgen.S1_CACHE)]
+        bad += [r for r in never_copied if not friendly_503(r) or r.latency > REFUSAL_PAGE_MAX_S]
+        row["requests"] = str(len(pages) + len(never_copied))
+        row["failed"] = f"{sum(r.status != 200 for r in pages + never_copied)} / {len(bad)}"
         row["p99"] = f"- → {report.ms(percentile([r.latency for r in pages], 0.99))}"
-        row.problems += [f"not the friendly 503 page: {describe(r)}" for r in bad[:3]]
+        row.problems += [f"not a cached copy or the friendly 503 page: {describe(r)}" for r in bad[:3]]
         checks = [(loadgen.static_ok, site.get("/static/style.css", kind=STATIC))]
         if photo:
             checks.append((loadgen.photo_ok, site.get(photo, kind=PHOTO)))
@@ -432,7 +440,7 @@ def expect_balancer_healthy(node, site, row) -> None:
     """The balancer is healthy by itself and sends pages to every feed node again."""
     problem = node_kinds.node_problem(node_kinds.nodes()[node], site)
     row.expect(problem is None, f"{node} after reboot: {problem}")
-    pages = [site.get("/api/posts") for _ in range(12)]
+    pages = [site.get(loadgen.UNCACHED_PAGE) for _ in range(12)]
     feeds = {r.served_by for r in pages if loadgen.page_ok(r)}
     row.note(f"pages after the reboot served by {sorted(feeds)}")
     feed_hosts = {node_kinds.served_by_name(feed) for feed in node_kinds.of_kind("feed")}

@@ -3,8 +3,9 @@
 
 1. The topology scenario: seven fresh VMs, site.yml, a second run that must
    change nothing, then every role's testinfra tests and the end-to-end checks.
-2. The failover matrix against that converged topology.
-3. The lab is removed whatever happened, and the step times are printed.
+2. The lab's figures: wrk through S1 for the page, the live poll and a static file (printed).
+3. The failover matrix against that converged topology.
+4. The lab is removed whatever happened, and the step times are printed.
 """
 
 import os
@@ -14,9 +15,9 @@ import sys
 from extagram_lab.common import REPO, StepTimer
 
 VENV_BIN = pathlib.Path(sys.executable).parent
-# CI's part of the matrix: every service stopped plus the halted photo server, the case that
-# exercises every fallback at once. `make test-failover` (selection "all") runs every halt too.
-CI_FAILOVER_SELECTION = "stop or s5-halt"
+# CI's part of the matrix: every service stopped, the halted photo server (every fallback at once),
+# a halted feed node and the halted database (S1's cache). `make test-failover` runs every halt.
+CI_FAILOVER_SELECTION = "stop or s5-halt or s2-halt or s7-halt"
 FAILOVER_SELECTION = os.environ.get("EXTAGRAM_FAILOVER_SELECTION", CI_FAILOVER_SELECTION)
 
 
@@ -32,6 +33,8 @@ def main():
         # `--destroy never` also skips the first destroy; this one clears any state an earlier run left.
         ok = timer.step("clean slate", [molecule, "destroy"], topology)
         ok = ok and timer.step("topology (molecule)", [molecule, "test", "--destroy", "never"], topology)
+        if ok:  # figures only: printed for docs/benchmark.md, never a reason to fail
+            timer.step("lab figures (wrk through S1)", [sys.executable, "tests/bench/lab_bench.py"], REPO)
         ok = ok and timer.step("failover matrix", failover, REPO)
     finally:
         timer.step("lab down", [*lab, "down"], REPO)

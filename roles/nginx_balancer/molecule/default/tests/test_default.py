@@ -40,8 +40,13 @@ def test_no_other_node_opens_the_public_port():
 
 def test_upstreams_follow_the_inventory(host):
     conf = host.file(CONF).content_string
+    # An inventory host's optional `weight` (default 1) becomes its upstream weight.
+    weights = {
+        helpers.address(name): helpers.runner().get_variables(name).get("weight", 1)
+        for name in helpers.hosts("feed")
+    }
     for address in servers(host, "feed"):
-        assert f"server {address}:{APP_PORT} max_fails=" in conf
+        assert f"server {address}:{APP_PORT} weight={weights.get(address, 1)} max_fails=" in conf
     for address in servers(host, "upload"):
         assert f"server {address}:{APP_PORT} max_fails=" in conf
     media = servers(host, "media")
@@ -65,6 +70,16 @@ def test_upstreams_follow_the_inventory(host):
     # A POST that reached a backend must never be replayed on another one.
     retries = [line for line in conf.splitlines() if line.strip().startswith("proxy_next_upstream ")]
     assert retries and not any("non_idempotent" in line for line in retries)
+
+
+def test_feed_locations_are_cached_and_everything_else_is_not(host):
+    conf = host.file(CONF).content_string
+    assert conf.count("proxy_cache extagram_feed_cache;") == 3  # /, /extagram.php, /api/
+    assert "proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;" in conf
+    for location in ("location / {", "location /storage/ {", "location /static/ {", "location = /upload {"):
+        block = conf.split(location)[1].split("}")[0]
+        assert "proxy_cache" not in block, location
+    assert host.file("/var/cache/nginx/extagram-feed").user == "www-data"
 
 
 def test_security_headers(host):

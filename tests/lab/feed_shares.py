@@ -1,0 +1,51 @@
+"""How S1 shares the feed between its nodes: N uncached requests, each node's share beside the
+share its inventory `weight` asks for (default 1).
+
+    .venv/bin/python tests/lab/lab.py run .venv/bin/python -m extagram_lab.feed_shares [-n 300]
+
+`/healthz` is answered by a feed node and never cached at S1, so every request is balanced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import urllib.request
+from collections import Counter
+
+from extagram_lab import inventory
+
+PATH = "/healthz"
+
+
+def expected_shares() -> dict[str, float]:
+    weights = {host.name: float(host.variables.get("weight", 1)) for host in inventory.group("feed")}
+    total = sum(weights.values())
+    return {name: weight / total for name, weight in weights.items()}
+
+
+def measured_shares(base_url: str, requests: int, timeout: float = 10) -> dict[str, float]:
+    served = Counter()
+    for _ in range(requests):
+        with urllib.request.urlopen(base_url + PATH, timeout=timeout) as response:
+            served[response.headers["X-Served-By"]] += 1
+    return {name: count / requests for name, count in served.items()}
+
+
+def table(expected: dict[str, float], measured: dict[str, float]) -> str:
+    lines = ["| node | expected | measured |", "|---|---:|---:|"]
+    for name in sorted(set(expected) | set(measured)):
+        lines.append(f"| {name} | {expected.get(name, 0):.1%} | {measured.get(name, 0):.1%} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--requests", type=int, default=300)
+    parser.add_argument("--url", default=f"http://{inventory.balancer().address}")
+    args = parser.parse_args()
+    print(f"{args.requests} requests to {args.url}{PATH}")
+    print(table(expected_shares(), measured_shares(args.url, args.requests)))
+
+
+if __name__ == "__main__":
+    main()
