@@ -53,8 +53,9 @@ UPLOAD_MAX_S = 15.0
 # booted. S1's first retry can then be accepted and wait its whole feed read timeout (8 s), which
 # counts as one more failure and one more fail_timeout (10 s): measured 2026-11-23 in S1's log,
 # `uct=0.003 urt=8.012` on s2, then s2 served again 14 s later (recovery past the old 20 s bound).
-# So: fail_timeout 10 s + read timeout 8 s + 12 s for the workers' boot and the probe interval.
-RECOVER_AFTER_STOP_MAX_S = 30.0
+# So: fail_timeout 10 s + the feed read timeout + 12 s for the workers' boot and the probe interval;
+# the read timeout is 2 s since S1 caches the feed (2026-12-01), so 24 s.
+RECOVER_AFTER_STOP_MAX_S = 24.0
 RECOVER_AFTER_BOOT_MAX_S = 150.0
 BOOT_TIMEOUT_S = 420.0
 NODE_HEALTHY_TIMEOUT_S = 180.0

@@ -33,8 +33,11 @@ def publish():
 def status():
     """Would a post be accepted now? Asked by the page's script before the visitor types."""
     if not database_answers("upload status"):
-        return jsonify(accepting=False), 503
-    return jsonify(accepting=True)
+        return jsonify(accepting=False), 503  # no-store (the app's default): never remembered
+    response = jsonify(accepting=True)
+    # Every open page asks; S1 may answer a "yes" for a moment instead of asking this node each time.
+    response.headers["Cache-Control"] = f"public, max-age={current_app.config['EXTAGRAM'].feed_cache_seconds}"
+    return response
 
 
 def _validated_text(raw: str | None, max_length: int) -> str:

@@ -79,6 +79,9 @@ def test_feed_locations_are_cached_and_everything_else_is_not(host):
     for location in ("location / {", "location /storage/ {", "location /static/ {", "location = /upload {"):
         block = conf.split(location)[1].split("}")[0]
         assert "proxy_cache" not in block, location
+    # "Can I post?" is shared for a moment but never answered from a stale copy.
+    status = conf.split("location = /upload/status {")[1].split("}")[0]
+    assert "proxy_cache extagram_feed_cache;" in status and "proxy_cache_use_stale" not in status
     assert host.file("/var/cache/nginx/extagram-feed").user == "www-data"
 
 
