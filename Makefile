@@ -6,9 +6,9 @@ PY := $(VENV)/bin/python
 LAB := $(PY) tests/lab/lab.py
 HOST_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 \
 	qemu-utils debootstrap mariadb-server mariadb-client nginx-light wrk socat dnsmasq-base \
-	iproute2 iptables e2fsprogs openssh-client python3-venv
+	iproute2 iptables e2fsprogs openssh-client python3-venv chromium
 
-.PHONY: up down status test lint test-app test-tooling test-lab test-failover test-roles bench dev host-deps venv
+.PHONY: up down status test lint test-app test-browser test-tooling test-lab test-failover test-roles bench dev host-deps venv
 
 up: host-deps venv ## Seven VMs, provisioned by site.yml; prints the URL
 	$(LAB) up
@@ -19,7 +19,7 @@ down: ## Remove every VM, the namespace and the lab daemons
 status:
 	$(LAB) status
 
-test: host-deps venv lint test-tooling test-app test-lab ## The whole suite, as CI runs it
+test: host-deps venv lint test-tooling test-app test-browser test-lab ## The whole suite, as CI runs it
 
 lint: venv
 	$(VENV)/bin/yamllint -s .
@@ -30,6 +30,10 @@ lint: venv
 
 test-app: host-deps venv
 	$(VENV)/bin/pytest -q tests/app
+
+# Debian's chromium driven by Playwright against Gunicorn, MariaDB and S1's cache on loopback.
+test-browser: host-deps venv
+	$(VENV)/bin/pytest -q tests/browser
 
 # The repository's own tools (the lab's apt proxy, lab.py hosts): seconds, no VM, no database.
 test-tooling: venv

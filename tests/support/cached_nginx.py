@@ -104,7 +104,7 @@ http {{
         shutil.rmtree(self.prefix, ignore_errors=True)
 
 
-def render_role_template(name: str, **overrides: str) -> str:
+def render_role_template(name: str, **overrides: object) -> str:
     """One of nginx_balancer's cache templates, with the role's defaults and `overrides`."""
     defaults = yaml.safe_load((ROLE_DIR / "defaults" / "main.yml").read_text())
     environment = jinja2.Environment(
@@ -118,14 +118,15 @@ class CachedBalancer(NginxServer):
 
     def __init__(self, upstream_url: str) -> None:
         proxy = f'proxy_pass {upstream_url}; proxy_http_version 1.1; proxy_set_header Connection "";'
-        cache = render_role_template("feed-cache-location.j2")
+        page_cache = render_role_template("feed-cache-location.j2", refresh_in_background=True)
+        api_cache = render_role_template("feed-cache-location.j2", refresh_in_background=False)
 
         def server_block(_server: NginxServer) -> str:
             return f"""
             add_header X-Cache-Status $upstream_cache_status always;
-            location = / {{ {proxy} {cache} }}
-            location = /extagram.php {{ {proxy} {cache} }}
-            location /api/ {{ {proxy} {cache} }}
+            location = / {{ {proxy} {page_cache} }}
+            location = /extagram.php {{ {proxy} {page_cache} }}
+            location /api/ {{ {proxy} {api_cache} }}
             location / {{ {proxy} client_max_body_size 20m; }}
             """
 

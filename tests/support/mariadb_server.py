@@ -27,6 +27,7 @@ STOP_TIMEOUT_SECONDS = 30
 
 # Debian puts mariadbd in /usr/sbin, which is not on every PATH.
 _SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin"])
+_RUN_AS_ROOT = ["--user=root"] if os.geteuid() == 0 else []
 
 
 def stop_on_sigterm() -> None:
@@ -76,7 +77,10 @@ class MariaDBServer:
         self.stop()
 
     def start(self) -> None:
-        run_as_root = ["--user=root"] if os.geteuid() == 0 else []
+        self._install_datadir()
+        self.resume()
+
+    def _install_datadir(self) -> None:
         subprocess.run(
             [
                 _program("mariadb-install-db"),
@@ -84,12 +88,15 @@ class MariaDBServer:
                 f"--datadir={self.datadir}",
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
-                *run_as_root,
+                *_RUN_AS_ROOT,
             ],
             check=True,
             capture_output=True,
             timeout=120,
         )
+
+    def resume(self) -> None:
+        """(Re)start mariadbd on the existing datadir, same port and accounts."""
         # setpriv's parent-death signal: no orphan mariadbd if our process is killed.
         self._process = subprocess.Popen(
             [
@@ -116,7 +123,7 @@ class MariaDBServer:
                 "--innodb-flush-log-at-trx-commit=0",
                 "--innodb-doublewrite=0",
                 "--max-allowed-packet=64M",
-                *run_as_root,
+                *_RUN_AS_ROOT,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -143,6 +150,11 @@ class MariaDBServer:
         return "\n".join(self.error_log.read_text(errors="replace").splitlines()[-20:])
 
     def stop(self) -> None:
+        self.halt()
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Shut mariadbd down (an outage, for tests); the datadir and port stay for resume()."""
         if self._process is not None and self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
             try:
@@ -151,7 +163,6 @@ class MariaDBServer:
                 self._process.kill()
                 self._process.wait()
         self._process = None
-        shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def root_connection(self, database: str | None = None) -> pymysql.connections.Connection:
         return pymysql.connect(

@@ -43,7 +43,7 @@ class Config:
     # How long S1 (and browsers) may reuse the feed page and the live-update answer.
     feed_cache_seconds: int = 1
     # The page's script: how often it asks for new posts, and whether posting works.
-    poll_interval_ms: int = 1500
+    poll_interval_ms: int = 1200
     health_interval_ms: int = 15000
 
     def require(self, *keys: str) -> None:

@@ -231,7 +231,7 @@
 
   function setUpPage() {
     var feed = document.getElementById("feed");
-    var pollMs = (feed && parseInt(feed.getAttribute("data-poll-ms"), 10)) || 1500;
+    var pollMs = (feed && parseInt(feed.getAttribute("data-poll-ms"), 10)) || 1200;
     var healthMs = (feed && parseInt(feed.getAttribute("data-health-ms"), 10)) || 15000;
     var checkPostingNow = setUpPostingStatus(healthMs, pollMs);
     setUpLiveFeed(pollMs, checkPostingNow);
