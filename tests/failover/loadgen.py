@@ -33,7 +33,9 @@ STATIC_FILES = {
 }
 # The poster's landing page: S1 never answers it from its cache, so a feed node renders every one.
 UNCACHED_PAGE = "/?posted=1"
-PAGE_PATHS = ("/", "/api/posts", "/extagram.php", UNCACHED_PAGE)
+# The page loads every visitor shares (S1 refreshes their copies in the background).
+SHARED_PAGES = ("/", "/extagram.php")
+PAGE_PATHS = (*SHARED_PAGES, "/api/posts", UNCACHED_PAGE)
 # X-Cache-Status values of an answer S1 took from its cache: a copy a feed node made earlier.
 FROM_CACHE = ("HIT", "STALE", "UPDATING", "REVALIDATED")
 S1_CACHE = "S1 cache"
