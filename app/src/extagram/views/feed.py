@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from extagram import store
 from extagram.db import get_db
 from extagram.errors import Rejected
+from extagram.shared_answers import shared_for_a_moment
 
 bp = Blueprint("feed", __name__)
 
@@ -37,7 +38,8 @@ def index():
         poll_interval_ms=config.poll_interval_ms,
         health_interval_ms=config.health_interval_ms,
     )
-    return _shared(Response(page), private=posted is not None)
+    # The poster's own page is theirs alone: never kept (no-store, the default).
+    return Response(page) if posted is not None else shared_for_a_moment(Response(page))
 
 
 @bp.get("/api/posts")
@@ -51,15 +53,7 @@ def api_posts():
         posts, has_more = store.posts_after(get_db(), after, page_size)
     else:
         posts, has_more = store.newest_posts(get_db(), page_size, before)
-    return _shared(jsonify(posts=[post.as_json() for post in posts], has_more=has_more))
-
-
-def _shared(response: Response, private: bool = False) -> Response:
-    """Mark an answer as the same for everyone for a moment (S1 and browsers may reuse it)."""
-    if not private:
-        seconds = current_app.config["EXTAGRAM"].feed_cache_seconds
-        response.headers["Cache-Control"] = f"public, max-age={seconds}"
-    return response
+    return shared_for_a_moment(jsonify(posts=[post.as_json() for post in posts], has_more=has_more))
 
 
 def _post_id_param(name: str) -> int | None:

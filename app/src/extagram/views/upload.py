@@ -9,6 +9,7 @@ from extagram import photos, store
 from extagram.db import database_answers, get_db
 from extagram.errors import Rejected, upload_too_large_message
 from extagram.photo_files import write_photo_file
+from extagram.shared_answers import shared_for_a_moment
 
 bp = Blueprint("upload", __name__)
 
@@ -34,10 +35,8 @@ def status():
     """Would a post be accepted now? Asked by the page's script before the visitor types."""
     if not database_answers("upload status"):
         return jsonify(accepting=False), 503  # no-store (the app's default): never remembered
-    response = jsonify(accepting=True)
     # Every open page asks; S1 may answer a "yes" for a moment instead of asking this node each time.
-    response.headers["Cache-Control"] = f"public, max-age={current_app.config['EXTAGRAM'].feed_cache_seconds}"
-    return response
+    return shared_for_a_moment(jsonify(accepting=True))
 
 
 def _validated_text(raw: str | None, max_length: int) -> str:
