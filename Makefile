@@ -8,7 +8,7 @@ HOST_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients q
 	qemu-utils debootstrap mariadb-server mariadb-client nginx-light wrk socat dnsmasq-base \
 	iproute2 iptables e2fsprogs openssh-client python3-venv chromium
 
-.PHONY: up down status test lint test-app test-browser test-tooling test-lab test-failover test-roles bench dev host-deps venv
+.PHONY: up down status test lint test-app test-browser test-tooling test-lab test-failover test-roles test-promote bench dev host-deps venv
 
 up: host-deps venv ## Seven VMs, provisioned by site.yml; prints the URL
 	$(LAB) up
@@ -49,6 +49,11 @@ test-failover: host-deps venv
 # Every role's own Molecule scenario, each on fresh lab VMs (times: docs/lab.md). ROLES=mariadb picks one.
 test-roles: host-deps venv
 	$(LAB) run $(VENV)/bin/python tests/lab/role_suite.py $(ROLES)
+
+# S7 destroyed, a replica promoted (playbooks/db_promote.yml), posting again: on a converged lab
+# (`make up`), which it leaves without S7 (rebuild it with `make down up`). docs/database.md.
+test-promote: host-deps venv
+	$(LAB) run $(PY) tests/lab/promote_drill.py
 
 bench: host-deps venv
 	$(PY) tests/bench/feed_bench.py

@@ -61,3 +61,7 @@ BOOT_TIMEOUT_S = 420.0
 NODE_HEALTHY_TIMEOUT_S = 180.0
 NFS_BACK_TIMEOUT_S = 180.0
 BALANCER_REBOOT_MAX_S = 420.0
+# After the database returns, a replica reconnects within its retry interval (5 s,
+# mariadb_replica_connect_retry) and applies the little written since; 60 s leaves a slow TCG
+# lab room for a booting S7 still starving its neighbours.
+REPLICA_CATCH_UP_S = 60.0

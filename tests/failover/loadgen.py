@@ -104,6 +104,7 @@ class Result:
     ctype: str = ""
     served_by: str = ""  # who answered: X-Served-By, or S1_CACHE for a cached copy
     cache_status: str = ""
+    read_from: str = ""  # X-Read-From: the feed node's own replica, or the primary
     body: bytes = b""
     error: str = ""
     marker: str = ""
@@ -136,6 +137,7 @@ def fetch(
         result.status = response.status
         result.ctype = response.getheader("Content-Type", "")
         result.cache_status = response.getheader("X-Cache-Status", "")
+        result.read_from = response.getheader("X-Read-From", "")
         from_cache = result.cache_status in FROM_CACHE
         result.served_by = S1_CACHE if from_cache else response.getheader("X-Served-By", "")
         result.body = data[:keep_body]

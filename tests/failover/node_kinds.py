@@ -24,6 +24,7 @@ from bounds import (
     NFS_BACK_TIMEOUT_S,
     PAGE_STALL_MAX_S,
     REFUSAL_PAGE_MAX_S,
+    REPLICA_CATCH_UP_S,
     STALL_GRACE_S,
     UPLOAD_MAX_S,
 )
@@ -124,11 +125,8 @@ def upload_refused_politely(answer: Result) -> bool:
 
 
 def database_down_answer(answer: Result) -> bool:
-    """Posts are refused politely; shared pages come from S1's cache, so only the poster's own
-    page (never a copy) may be the friendly 503."""
-    if answer.kind == POST:
-        return friendly_503(answer) or upload_unavailable_page(answer)
-    return answer.kind == PAGE and answer.path == loadgen.UNCACHED_PAGE and friendly_503(answer)
+    """Only posts may be refused (politely): every page is read from the feed nodes' replicas."""
+    return answer.kind == POST and (friendly_503(answer) or upload_unavailable_page(answer))
 
 
 # -- what must hold while a node of the kind is dead (after the checks every kind gets) ------------
@@ -195,6 +193,50 @@ def shared_pages_never_stall(case: Case) -> None:
     case.expect(shared, f"no shared page asked while {case.node.name} was down")
     case.expect(not failed, "shared pages failed: " + "; ".join(describe(r) for r in failed[:3]))
     case.expect(not slow, "shared pages stalled: " + "; ".join(describe(r) for r in slow[:3]))
+
+
+def fresh_pages_from_replicas(case: Case) -> None:
+    """Pages S1 never caches are rendered while the primary is dead, from the feed nodes' own
+    replicas, and show the newest post acknowledged before the failure (fresh, not a copy)."""
+    acked = [r for r in case.base if r.kind == POST and r.status == 303 and r.end < case.t_inject]
+    newest = max(acked, key=lambda r: r.end).marker if acked else None
+    uncached = [r for r in case.sent_after_injected((PAGE,)) if r.path == loadgen.UNCACHED_PAGE]
+    replica = [r for r in uncached if loadgen.page_ok(r) and r.read_from == "replica"]
+    stale = [r for r in replica if newest is None or newest.encode() not in r.body]
+    case.note(
+        f"uncached pages while {case.node.name} was down: {len(uncached)}, "
+        f"{len(replica)} read from a replica, {len(stale)} without the newest acknowledged post"
+    )
+    case.expect(uncached and newest, "no uncached page asked, or no post acknowledged before the failure")
+    others = [r for r in uncached if r not in replica]
+    case.expect(
+        not others, "uncached pages not read from a replica: " + "; ".join(describe(r) for r in others[:3])
+    )
+    case.expect(not stale, f"pages without {newest}: " + "; ".join(describe(r) for r in stale[:2]))
+
+
+def replicas_caught_up(case: Case) -> None:
+    """After the primary returns, every feed node's replica reconnects and catches up by itself."""
+    began = time.monotonic()
+    for feed in of_kind("feed"):
+        lag, state = _wait_for_replica(feed)
+        case.note(f"{feed.name}: replica {state} {time.monotonic() - began:.0f}s after the site was healthy")
+        case.expect(lag == "0", f"{feed.name}'s replica did not catch up: {state}")
+
+
+def _wait_for_replica(feed: Node) -> tuple[str, str]:
+    """(Seconds_Behind_Master, a summary) once both threads run and the lag is 0, or at the bound."""
+    began, lag, state = time.monotonic(), "", ""
+    while time.monotonic() - began < REPLICA_CATCH_UP_S:
+        _code, out = labctl.ssh(feed.name, "sudo mysql -e 'SHOW SLAVE STATUS\\G'", timeout=30)
+        status = dict(line.strip().partition(": ")[::2] for line in out.splitlines() if ": " in line)
+        lag = status.get("Seconds_Behind_Master", "")
+        running = status.get("Slave_IO_Running") == "Yes" and status.get("Slave_SQL_Running") == "Yes"
+        state = f"IO {status.get('Slave_IO_Running')}, SQL {status.get('Slave_SQL_Running')}, lag {lag}"
+        if running and lag == "0":
+            break
+        time.sleep(2)
+    return lag, state
 
 
 def answers_without_pile_up(case: Case) -> None:
@@ -329,7 +371,13 @@ KINDS = (
         recovery_probe=post_accepted,
         probe_interval_s=1.0,
         also_acceptable_while_down=database_down_answer,
-        failure_checks=(shared_pages_never_stall, answers_without_pile_up, pages_settled_after_return),
+        failure_checks=(
+            shared_pages_never_stall,
+            fresh_pages_from_replicas,
+            answers_without_pile_up,
+            pages_settled_after_return,
+            replicas_caught_up,
+        ),
     ),
 )
 

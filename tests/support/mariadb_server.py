@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,9 @@ class Account:
 class MariaDBServer:
     host = "127.0.0.1"
 
-    def __init__(self) -> None:
+    def __init__(self, *server_options: str) -> None:
+        # e.g. "--log-bin" or "--server-id=2": a primary and a replica for the replication tests.
+        self.server_options = server_options
         self.base_dir = Path(tempfile.mkdtemp(prefix="extagram-mariadb-"))
         self.datadir = self.base_dir / "data"
         self.socket_path = str(self.base_dir / "mysqld.sock")
@@ -86,6 +89,8 @@ class MariaDBServer:
                 _program("mariadb-install-db"),
                 "--no-defaults",
                 f"--datadir={self.datadir}",
+                # Its own temp dir: two bootstraps at once collide on temp table names in /tmp.
+                f"--tmpdir={self.base_dir}",
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
                 *_RUN_AS_ROOT,
@@ -123,6 +128,7 @@ class MariaDBServer:
                 "--innodb-flush-log-at-trx-commit=0",
                 "--innodb-doublewrite=0",
                 "--max-allowed-packet=64M",
+                *self.server_options,
                 *_RUN_AS_ROOT,
             ],
             stdout=subprocess.DEVNULL,
@@ -188,6 +194,15 @@ class MariaDBServer:
         )
 
 
+def start_together(*servers: MariaDBServer) -> None:
+    """Start several servers (a primary and its replica), their slow datadir setups side by side."""
+    with ThreadPoolExecutor(len(servers)) as pool:
+        list(pool.map(MariaDBServer._install_datadir, servers))
+    # mariadbd from this thread: its parent-death signal fires when the starting *thread* ends.
+    for server in servers:
+        server.resume()
+
+
 # The three accounts and grants of docs/design.md.
 GRANTS = {
     "feed": "SELECT",
@@ -206,6 +221,17 @@ def provision(server: MariaDBServer) -> dict[str, Account]:
                 cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s", (account.user, host, account.password))
                 cursor.execute(f"GRANT {GRANTS[role]} ON {DB_NAME}.* TO %s@%s", (account.user, host))
     return accounts
+
+
+def create_replication_account(primary: MariaDBServer, user: str = "extagram_replica") -> Account:
+    """The account a replica's IO thread and its seeding mariadb-dump log in as (roles/mariadb's grants)."""
+    account = Account(user, secrets.token_hex(12))
+    with primary.root_connection() as connection, connection.cursor() as cursor:
+        at = (user, primary.host)
+        cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s", (*at, account.password))
+        cursor.execute("GRANT REPLICATION SLAVE, BINLOG MONITOR, RELOAD ON *.* TO %s@%s", at)
+        cursor.execute(f"GRANT SELECT, LOCK TABLES, SHOW VIEW, TRIGGER ON {DB_NAME}.* TO %s@%s", at)
+    return account
 
 
 def app_settings(server: MariaDBServer, account: Account, **settings) -> dict:

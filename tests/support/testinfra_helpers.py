@@ -17,6 +17,8 @@ import ipaddress
 import os
 import re
 import shlex
+import subprocess
+import sys
 
 import testinfra.utils.ansible_runner
 import yaml
@@ -82,6 +84,22 @@ def addresses_from(host, variable, *groups):
     if variable in variables:
         return sorted(variables[variable])
     return addresses(*groups)
+
+
+def run_playbook(playbook, limit):
+    """Run one of the repository's playbooks (a path from its root) against the scenario's
+    inventory, as an admin would; Molecule's environment gives it the scenario's ansible.cfg."""
+    repo = os.path.join(os.path.dirname(__file__), "..", "..")
+    secrets = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "secrets")
+    command = [
+        os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+        *("-i", os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])),
+        *("--limit", limit, "--extra-vars", f"extagram_secrets_dir={secrets}"),
+        os.path.join(repo, playbook),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    return result.stdout
 
 
 def as_root(command):

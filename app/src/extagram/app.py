@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response
 
-from extagram import db
+from extagram import db, read_source
 from extagram.config import load_config
 from extagram.views import error_pages, feed, health, media, upload
 
@@ -44,6 +44,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=config.max_upload_bytes + 4 * config.max_text_length + _FORM_OVERHEAD_BYTES,
     )
     db.init_app(app)
+    read_source.init_app(app)
     error_pages.register_error_handlers(app)
     for blueprint in _BLUEPRINTS_BY_MODE[config.mode]:
         app.register_blueprint(blueprint)
@@ -61,6 +62,14 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         # Nothing is cacheable unless its view says so: errors, uploads and health never are.
         response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.after_request
+    def read_from_header(response: Response) -> Response:
+        # Which database this answer was read from: for the failover tests and S1's logs.
+        source = read_source.chosen_source()
+        if source is not None:
+            response.headers["X-Read-From"] = source
         return response
 
     return app

@@ -45,6 +45,10 @@ class Config:
     # The page's script: how often it asks for new posts, and whether posting works.
     poll_interval_ms: int = 1200
     health_interval_ms: int = 15000
+    # A feed node's local read-only replica (its unix socket); unset: every read goes to the primary.
+    replica_unix_socket: str | None = None
+    # A replica further behind is not read (the primary is), unless the primary is unreachable.
+    replica_max_lag_seconds: int = 5
 
     def require(self, *keys: str) -> None:
         missing = [key for key in keys if getattr(self, key) in (None, "")]
@@ -68,6 +72,7 @@ _RANGES = {
     "feed_cache_seconds": (0, 300),
     "poll_interval_ms": (200, 600000),
     "health_interval_ms": (500, 3600000),
+    "replica_max_lag_seconds": (0, 3600),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pymysql
 from flask import Flask, current_app, g
 
@@ -12,10 +14,22 @@ UNAVAILABLE_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError)
 
 
 def connect(config: Config, *, autocommit: bool = False) -> pymysql.connections.Connection:
+    """The primary, over TCP or its unix socket (db_unix_socket)."""
+    return _connect(config, config.db_unix_socket or None, autocommit=autocommit)
+
+
+def connect_replica(config: Config) -> pymysql.connections.Connection:
+    """The node's local replica: the same account and database as on the primary, its own socket."""
+    return _connect(config, config.replica_unix_socket)
+
+
+def _connect(
+    config: Config, unix_socket: str | None, *, autocommit: bool = False
+) -> pymysql.connections.Connection:
     return pymysql.connect(
         host=config.db_host,
         port=config.db_port,
-        unix_socket=config.db_unix_socket or None,
+        unix_socket=unix_socket,
         user=config.db_user,
         password=config.db_password,
         database=config.db_name,
@@ -32,16 +46,18 @@ def connect(config: Config, *, autocommit: bool = False) -> pymysql.connections.
 
 
 def get_db() -> pymysql.connections.Connection:
-    """The current request's connection, opened on first use."""
+    """The current request's connection to the primary (writes use it), opened on first use."""
     if "db" not in g:
         g.db = connect(current_app.config["EXTAGRAM"])
     return g.db
 
 
-def database_answers(asked_by: str) -> bool:
-    """A trivial query on the request's connection; a failure is logged, not raised."""
+def database_answers(
+    asked_by: str, connection: Callable[[], pymysql.connections.Connection] = get_db
+) -> bool:
+    """A trivial query on the request's connection (the primary unless told); a failure is logged."""
     try:
-        with get_db().cursor() as cursor:
+        with connection().cursor() as cursor:
             cursor.execute("SELECT 1")
     except UNAVAILABLE_ERRORS as error:
         current_app.logger.warning("%s: database unavailable: %s", asked_by, error)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pymysql.connections import Connection
+from pymysql.cursors import DictCursor
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,12 @@ def posts_after(connection: Connection, after: int, limit: int) -> tuple[list[Po
     return posts[:limit], len(posts) > limit
 
 
+def has_post(connection: Connection, post_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM posts WHERE id = %s LIMIT 1", (post_id,))
+        return cursor.fetchone() is not None
+
+
 def _fetch_posts(connection: Connection, sql: str, params: list[int]) -> list[Post]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -103,3 +110,11 @@ def photo_names_after(connection: Connection, after: str, limit: int) -> list[st
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM photos WHERE name > %s ORDER BY name LIMIT %s", (after, limit))
         return [row[0] for row in cursor.fetchall()]
+
+
+def replication_status(connection: Connection) -> dict | None:
+    """The replica's SHOW SLAVE STATUS row by column name; None when the server replicates nothing."""
+    # By name: the column list grows between MariaDB versions.
+    with connection.cursor(DictCursor) as cursor:
+        cursor.execute("SHOW SLAVE STATUS")
+        return cursor.fetchone()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, Response, abort, request
+from pymysql.connections import Connection
 
 from extagram import store
-from extagram.db import get_db
 from extagram.photos import is_photo_name
+from extagram.read_source import get_read_db, read_from_primary_instead
 
 bp = Blueprint("media", __name__)
 
@@ -21,11 +25,11 @@ def photo(name: str):
         abort(404)
     etag = name.partition(".")[0]
     if request.if_none_match.contains_weak(etag):
-        if store.photo_mime_type(get_db(), name) is None:
+        if _read_photo(store.photo_mime_type, name) is None:
             abort(404)
         response = Response(status=304)
     else:
-        stored = store.photo(get_db(), name)
+        stored = _read_photo(store.photo, name)
         if stored is None:
             abort(404)
         response = Response(stored.data, mimetype=stored.mime_type)
@@ -33,3 +37,12 @@ def photo(name: str):
     response.headers["Cache-Control"] = _CACHE_CONTROL
     response.headers["Content-Security-Policy"] = "default-src 'none'"
     return response
+
+
+def _read_photo(read: Callable[[Connection, str], Any], name: str) -> Any:
+    """`read` from the read source, then from the primary if the replica lacks the photo yet."""
+    # A just-posted photo can be on its poster's page before the replica has it.
+    found = read(get_read_db(), name)
+    if found is None and read_from_primary_instead():
+        found = read(get_read_db(), name)
+    return found

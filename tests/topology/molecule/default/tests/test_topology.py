@@ -151,3 +151,42 @@ def test_firewall_only_lets_the_right_nodes_in():
     assert not reachable(media, feed_app, APP_PORT)
     assert reachable(balancer, media_node, STATIC_PORT)
     assert not reachable(feed, media_node, STATIC_PORT)
+
+
+def feed_app(host, feed, path):
+    """(status, headers, body) of the feed app on `feed` itself, asked from S1 (the only client
+    its firewall lets in), so S1's cache and balancing are out of the way."""
+    return helpers.fetch(host, path, address=helpers.address(feed), port=APP_PORT)
+
+
+def test_a_post_through_s1_is_in_every_replica(host, published):
+    for feed in helpers.running("feed"):
+        replica = helpers.node(feed)
+        query = f"SELECT COUNT(*) FROM extagram.posts WHERE id = {published['id']}"
+        for _ in range(20):  # replication is asynchronous: moments, not seconds
+            if replica.check_output(helpers.as_root(f"mysql -N -B -e '{query}'")) == "1":
+                break
+            time.sleep(0.5)
+        assert replica.check_output(helpers.as_root(f"mysql -N -B -e '{query}'")) == "1", feed
+
+
+def test_each_feed_node_reads_its_own_replica(host, published):
+    for feed in helpers.running("feed"):
+        status, headers, body = feed_app(host, feed, "/")
+        assert status == 200 and published["text"] in body, feed
+        assert header_value(headers, "x-read-from") == "replica", feed
+        health = json.loads(feed_app(host, feed, "/healthz")[2])
+        assert health["reads"] == "replica" and health["replica"]["state"] == "fresh", health
+
+
+def test_a_feed_node_with_its_replica_stopped_reads_the_primary(host, published):
+    feed = helpers.running("feed")[0]
+    try:
+        helpers.node(feed).run_expect([0], helpers.as_root("systemctl stop mariadb"))
+        status, headers, body = feed_app(host, feed, "/")
+        assert status == 200 and published["text"] in body
+        assert header_value(headers, "x-read-from") == "primary"
+    finally:
+        helpers.node(feed).run(helpers.as_root("systemctl start mariadb"))
+    status, headers, _body = feed_app(host, feed, "/")
+    assert status == 200 and header_value(headers, "x-read-from") == "replica"

@@ -1,0 +1,279 @@
+"""A feed node reads its local replica while it is fresh, else the primary; never a needless 503.
+
+One real primary and one real replica (GTID replication) for the module; every test starts
+with both up, replicating without delay and empty tables.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from replica_helpers import Replication, replication
+
+from extagram import create_app
+from extagram.config import ConfigError, load_config
+from extagram.read_source import classify
+from extagram_testing.sample_images import image_bytes
+
+PUBLIC = "public, max-age=1"
+
+
+@pytest.fixture(scope="module")
+def replication_pair():
+    with replication() as pair:
+        yield pair
+
+
+@pytest.fixture
+def pair(replication_pair: Replication) -> Replication:
+    replication_pair.reset()
+    return replication_pair
+
+
+def feed_client(pair: Replication, **settings):
+    return create_app(pair.feed_settings(**settings)).test_client()
+
+
+def feed_texts(response) -> list[str]:
+    return re.findall(r'<p class="post-text">(.*?)</p>', response.get_data(as_text=True), flags=re.S)
+
+
+def assert_read_from(response, source: str, status: int = 200) -> None:
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    assert response.headers["X-Read-From"] == source
+
+
+def health(client) -> dict:
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.get_json()
+    assert response.headers["Cache-Control"] == "no-store"
+    return response.get_json()
+
+
+def expected_health(reads: str, state: str, lag_seconds: int | None) -> dict:
+    replica = {"state": state, "lag_seconds": lag_seconds}
+    return {"status": "ok", "mode": "feed", "database": "up", "reads": reads, "replica": replica}
+
+
+def test_fresh_replica_serves_the_feed_the_api_and_photos(pair):
+    photo = image_bytes("JPEG")
+    post_id, name = pair.add_post("from the replica", photo)
+    pair.wait_until_caught_up()
+    client = feed_client(pair)
+
+    page = client.get("/")
+    assert_read_from(page, "replica")
+    assert feed_texts(page) == ["from the replica"]
+    assert page.headers["Cache-Control"] == PUBLIC
+
+    api = client.get("/api/posts")
+    assert_read_from(api, "replica")
+    assert [post["id"] for post in api.get_json()["posts"]] == [post_id]
+
+    stored = client.get(f"/storage/{name}")
+    assert_read_from(stored, "replica")
+    assert stored.data == photo and stored.mimetype == "image/jpeg"
+
+    assert health(client) == expected_health("replica", "fresh", 0)
+    assert client.get("/healthz").headers["X-Read-From"] == "replica"
+
+
+def test_replica_lagging_beyond_the_bound_sends_reads_to_the_primary(pair, caplog):
+    pair.start_replication(delay_seconds=30)
+    try:
+        post_id, _ = pair.add_post("too new for the replica")
+        # The replica holds the post back for 30 s; its lag grows by a second every second.
+        pair.wait_for_status(lambda status: (status["Seconds_Behind_Master"] or 0) > 1, "lagged 2 s")
+        client = feed_client(pair, replica_max_lag_seconds=1)
+
+        page = client.get("/")
+        assert_read_from(page, "primary")
+        assert feed_texts(page) == ["too new for the replica"]
+        assert_read_from(client.get(f"/api/posts?after={post_id - 1}"), "primary")
+        answer = health(client)
+        assert (answer["reads"], answer["replica"]["state"]) == ("primary", "lagging")
+        assert answer["replica"]["lag_seconds"] > 1
+        assert "reading the primary, not the replica: it is lagging" in caplog.text
+        assert pair.on_replica("SELECT COUNT(*) FROM extagram.posts") == [(0,)]
+    finally:
+        pair.start_replication(delay_seconds=0)
+    pair.wait_until_caught_up()
+
+
+def test_stopped_sql_thread_sends_reads_to_the_primary(pair):
+    pair.on_replica("STOP SLAVE SQL_THREAD")
+    pair.add_post("applied on the primary only")
+    client = feed_client(pair)
+
+    page = client.get("/")
+    assert_read_from(page, "primary")
+    assert feed_texts(page) == ["applied on the primary only"]
+    assert health(client) == expected_health("primary", "stopped", None)
+
+
+def test_missing_replica_socket_sends_reads_to_the_primary(pair, tmp_path, caplog):
+    pair.add_post("no replica here")
+    client = feed_client(pair, replica_unix_socket=str(tmp_path / "missing.sock"))
+
+    assert feed_texts(client.get("/")) == ["no replica here"]
+    assert_read_from(client.get("/"), "primary")
+    assert health(client) == expected_health("primary", "down", None)
+    # Logged when the situation changes, not on every request.
+    assert caplog.text.count("it is down") == 1
+
+
+def test_halted_replica_sends_reads_to_the_primary_without_a_failed_request(pair):
+    client = feed_client(pair)
+    assert_read_from(client.get("/"), "replica")
+    pair.replica.halt()
+    try:
+        pair.add_post("while the replica is down")
+        page = client.get("/")
+        assert_read_from(page, "primary")
+        assert feed_texts(page) == ["while the replica is down"]
+        assert_read_from(client.get("/api/posts"), "primary")
+        assert health(client) == expected_health("primary", "down", None)
+    finally:
+        pair.replica.resume()
+    pair.wait_until_caught_up()
+    assert_read_from(client.get("/"), "replica")
+
+
+def test_primary_down_the_replica_still_serves_the_newest_post(pair, tmp_path, caplog):
+    newest, _ = pair.add_post("before the outage")
+    pair.wait_until_caught_up()
+    client = feed_client(pair)
+    pair.primary.halt()
+    try:
+        # The replica has applied all it received: fresh, though the primary is out of reach.
+        page = client.get("/")
+        assert_read_from(page, "replica")
+        assert feed_texts(page) == ["before the outage"]
+        assert_read_from(client.get(f"/api/posts?after={newest - 1}"), "replica")
+        assert health(client) == expected_health("replica", "fresh", None)
+        # The poster's page of a post the replica lacks: no primary to ask, so the replica's page.
+        landing = client.get(f"/?posted={newest + 1}")
+        assert_read_from(landing, "replica")
+        assert landing.headers["Cache-Control"] == "no-store"
+
+        # A stale replica beats a 503.
+        pair.on_replica("STOP SLAVE SQL_THREAD")
+        assert_read_from(client.get("/"), "replica")
+        assert health(client) == expected_health("replica", "stopped", None)
+        assert "reading the stopped replica: the primary is unavailable" in caplog.text
+
+        # Neither answers: the friendly 503, as without a replica.
+        nothing = feed_client(pair, replica_unix_socket=str(tmp_path / "missing.sock"))
+        page = nothing.get("/")
+        assert page.status_code == 503 and "temporarily unavailable" in page.get_data(as_text=True)
+        assert "X-Read-From" not in page.headers
+        outage = nothing.get("/healthz")
+        assert outage.status_code == 503
+        assert outage.get_json() == {"status": "unavailable", "mode": "feed", "database": "down"}
+    finally:
+        pair.on_replica("START SLAVE SQL_THREAD")
+        pair.primary.resume()
+    pair.wait_for_status(lambda status: status["Slave_IO_Running"] == "Yes", "reconnected")
+
+
+def test_the_poster_sees_their_post_from_the_primary_until_the_replica_has_it(pair):
+    older, _ = pair.add_post("older")
+    pair.wait_until_caught_up()
+    # No IO thread, all received applied: fresh by the rule, yet the next post never arrives.
+    pair.on_replica("STOP SLAVE IO_THREAD")
+    own, name = pair.add_post("my own post", image_bytes("JPEG"))
+    client = feed_client(pair)
+    assert health(client)["replica"]["state"] == "fresh"
+
+    landing = client.get(f"/?posted={own}")
+    assert_read_from(landing, "primary")
+    assert feed_texts(landing) == ["my own post", "older"]
+    assert landing.headers["Cache-Control"] == "no-store"
+
+    feed = client.get("/")
+    assert_read_from(feed, "replica")
+    assert feed_texts(feed) == ["older"]
+    assert feed.headers["Cache-Control"] == PUBLIC
+
+    already_there = client.get(f"/?posted={older}")
+    assert_read_from(already_there, "replica")
+    assert already_there.headers["Cache-Control"] == "no-store"
+
+    # Its photo, on the page the primary rendered, too.
+    assert_read_from(client.get(f"/storage/{name}"), "primary")
+    assert client.get(f"/storage/{'0' * 32}.jpg").status_code == 404
+
+
+def test_a_server_that_replicates_nothing_is_not_read(pair):
+    # As after a promotion: no replication configured at all.
+    pair.on_replica("STOP SLAVE")
+    pair.on_replica("RESET SLAVE ALL")
+    client = feed_client(pair)
+    assert_read_from(client.get("/"), "primary")
+    assert health(client) == expected_health("primary", "not-replicating", None)
+
+
+def test_without_a_replica_every_read_is_the_primary(pair):
+    client = feed_client(pair, replica_unix_socket="")
+    assert_read_from(client.get("/"), "primary")
+    assert_read_from(client.get("/api/posts"), "primary")
+    assert health(client) == expected_health("primary", "none", None)
+
+
+# A replica that has applied all it received: positions as SHOW SLAVE STATUS reports them.
+_CAUGHT_UP = {
+    "Slave_IO_Running": "Yes",
+    "Slave_SQL_Running": "Yes",
+    "Seconds_Behind_Master": 0,
+    "Master_Log_File": "bin.000002",
+    "Read_Master_Log_Pos": 900,
+    "Relay_Master_Log_File": "bin.000002",
+    "Exec_Master_Log_Pos": 900,
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"Seconds_Behind_Master": 5}, ("fresh", 5)),
+        ({"Seconds_Behind_Master": 6, "Exec_Master_Log_Pos": 800}, ("lagging", 6)),
+        ({"Seconds_Behind_Master": None}, ("lagging", None)),
+        ({"Slave_IO_Running": "Connecting", "Seconds_Behind_Master": None}, ("fresh", None)),
+        # The primary went away before the replica applied what it had received.
+        (
+            {"Slave_IO_Running": "Connecting", "Seconds_Behind_Master": None, "Exec_Master_Log_Pos": 800},
+            ("lagging", None),
+        ),
+        # Still in the previous binlog file: not everything received is applied.
+        (
+            {"Slave_IO_Running": "No", "Seconds_Behind_Master": None, "Relay_Master_Log_File": "bin.000001"},
+            ("lagging", None),
+        ),
+        ({"Slave_SQL_Running": "No", "Seconds_Behind_Master": None}, ("stopped", None)),
+    ],
+)
+def test_classify_replication_status(changes, expected):
+    health = classify({**_CAUGHT_UP, **changes}, max_lag_seconds=5)
+    assert (health.state, health.lag_seconds) == expected
+
+
+def test_an_empty_replication_status_is_not_replicating():
+    assert classify(None, 5).state == "not-replicating"
+
+
+def test_replica_settings_have_defaults_and_bounds():
+    config = load_config(environ={"EXTAGRAM_CONFIG": "/dev/null"})
+    assert (config.replica_unix_socket, config.replica_max_lag_seconds) == (None, 5)
+    environ = {
+        "EXTAGRAM_CONFIG": "/dev/null",
+        "EXTAGRAM_REPLICA_UNIX_SOCKET": "/run/mysqld/mysqld.sock",
+        "EXTAGRAM_REPLICA_MAX_LAG_SECONDS": "0",
+    }
+    config = load_config(environ=environ)
+    assert (config.replica_unix_socket, config.replica_max_lag_seconds) == ("/run/mysqld/mysqld.sock", 0)
+    for bad in (-1, 3601):
+        with pytest.raises(ConfigError, match="replica_max_lag_seconds must be between 0 and 3600"):
+            load_config({"replica_max_lag_seconds": bad}, environ={"EXTAGRAM_CONFIG": "/dev/null"})
+    with pytest.raises(ConfigError, match="replica_max_lag_seconds must be an integer"):
+        load_config(environ={"EXTAGRAM_CONFIG": "/dev/null", "EXTAGRAM_REPLICA_MAX_LAG_SECONDS": "2.5"})
