@@ -27,8 +27,12 @@ def replica_status(host):
     return {key: value for key, _, value in pairs}
 
 
+def primary_name():
+    return helpers.running("database")[0]
+
+
 def primary():
-    return helpers.node(helpers.running("database")[0])
+    return helpers.node(primary_name())
 
 
 def wait_for(host, query, expected):
@@ -71,7 +75,7 @@ def test_replica_follows_the_primary_by_gtid(host):
     status = replica_status(host)
     assert status["Slave_IO_Running"] == "Yes", status.get("Last_IO_Error")
     assert status["Slave_SQL_Running"] == "Yes", status.get("Last_SQL_Error")
-    assert status["Master_Host"] == helpers.address(primary())
+    assert status["Master_Host"] == helpers.address(primary_name())
     assert status["Using_Gtid"] == "Slave_Pos"
 
 
