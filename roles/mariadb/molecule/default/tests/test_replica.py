@@ -71,6 +71,12 @@ def test_replica_is_read_only_and_refuses_writes(host):
     assert refused.rc != 0 and "read-only" in refused.stderr, refused.stderr
 
 
+def test_replica_leaves_the_memory_to_the_app(host):
+    memory_kib = int(host.check_output("awk '/^MemTotal/ {print $2}' /proc/meminfo"))
+    pool = int(sql(host, "SELECT @@innodb_buffer_pool_size"))
+    assert pool <= 0.15 * memory_kib * 1024, (pool, memory_kib)
+
+
 def test_replica_follows_the_primary_by_gtid(host):
     status = replica_status(host)
     assert status["Slave_IO_Running"] == "Yes", status.get("Last_IO_Error")
