@@ -1,7 +1,9 @@
 """Small helpers shared by the lab modules."""
 
+import collections
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import time
@@ -31,23 +33,49 @@ def output(cmd):
     return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
 
 
+# Lines of a failed step worth repeating under the table: CI shows only the end of the output.
+FAILURE_LINE = re.compile(r"fatal:|FAILED|ERROR|Error|failed=[1-9]|unreachable=[1-9]|AssertionError|^E ")
+FAILURE_EXCERPT_LINES = 12
+FAILURE_LINE_CHARS = 400
+
+
 class StepTimer:
-    """Runs the steps of a suite, keeps going after a failure, prints a table of their times."""
+    """Runs the steps of a suite, keeps going after a failure, prints a table of their times
+    and, under it, the lines that say why each failed step failed."""
 
     def __init__(self):
         self.rows = []
+        self.failure_lines = {}
 
     def step(self, name, cmd, cwd):
         print(f"\n=== {name}: {' '.join(str(part) for part in cmd)}", flush=True)
         started = time.monotonic()
+        failure_lines = collections.deque(maxlen=FAILURE_EXCERPT_LINES)
         # Ansible refuses a non-blocking stdin (as CI runners may hand down); nothing here reads it.
-        code = subprocess.run(
-            [str(part) for part in cmd], cwd=cwd, stdin=subprocess.DEVNULL, check=False
-        ).returncode
+        with subprocess.Popen(
+            [str(part) for part in cmd],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        ) as process:
+            for line in process.stdout:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                if FAILURE_LINE.search(line):
+                    failure_lines.append(line.rstrip()[:FAILURE_LINE_CHARS])
+        code = process.returncode
         self.rows.append((name, time.monotonic() - started, "ok" if code == 0 else f"FAILED ({code})"))
+        if code != 0:
+            self.failure_lines[name] = list(failure_lines)
         return code == 0
 
     def print_table(self):
         print("\n| step | seconds | result |\n|---|---:|---|")
         for name, seconds, result in self.rows:
             print(f"| {name} | {seconds:.0f} | {result} |")
+        for name, lines in self.failure_lines.items():
+            print(f"\n{name} failed; its last lines that say why:")
+            print("\n".join(f"  {line}" for line in lines) or "  (none matched; see the output above)")
