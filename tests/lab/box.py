@@ -73,6 +73,14 @@ GUEST_FILES = {
     "etc/systemd/network/99-dhcp.network": (
         "[Match]\nName=e*\n\n[Network]\nDHCP=ipv4\n\n[DHCPv4]\nClientIdentifier=mac\n"
     ),
+    # Seven TCG guests booting at once on two cores: a unit may need minutes to start. Two fresh-box
+    # runs (2026-12-01) printed "Failed to start systemd-networkd.service" on every console, and
+    # in each one guest never got its DHCP address (vagrant up failed after 16 min): no start
+    # timeout, and networkd started again until it runs.
+    "etc/systemd/system.conf.d/lab-slow-boot.conf": "[Manager]\nDefaultTimeoutStartSec=10min\n",
+    "etc/systemd/system/systemd-networkd.service.d/lab-slow-boot.conf": (
+        "[Unit]\nStartLimitIntervalSec=0\n\n[Service]\nTimeoutStartSec=infinity\nRestart=always\nRestartSec=2\n"
+    ),
     "etc/apt/apt.conf.d/01lab-proxy": f'Acquire::http::Proxy "{GUEST_APT_PROXY}";\n',
     "etc/apt/sources.list": (
         f"deb {MIRROR} bookworm main\ndeb {MIRROR} bookworm-updates main\n"

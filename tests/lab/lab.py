@@ -82,8 +82,9 @@ def in_lab(cmd, check=True):
     return run(namespace.ns_prefix() + list(cmd), check=check, cwd=REPO, env=lab_env())
 
 
-def vagrant(*args, nodes=()):
-    """Run vagrant in the namespace; on failure show the consoles of the nodes involved."""
+def vagrant(*args, nodes=(), exit_on_failure=True):
+    """Run vagrant in the namespace; on failure show the consoles of the nodes involved, then
+    exit (or return False)."""
     cmd = [*namespace.ns_prefix(), "vagrant", *args, *nodes]
     log("$ " + " ".join(cmd))
     # stdin closed: Vagrant's Ansible provisioner refuses a non-blocking one.
@@ -104,7 +105,10 @@ def vagrant(*args, nodes=()):
             if console.exists():
                 tail = console.read_text(errors="replace").splitlines()[-25:]
                 log(f"console of {node} (last lines):\n  " + "\n  ".join(tail))
-        sys.exit(f"lab: vagrant {args[0]} failed")
+        if exit_on_failure:
+            sys.exit(f"lab: vagrant {args[0]} failed")
+        return False
+    return True
 
 
 def virsh(*args, check=False):
@@ -146,7 +150,11 @@ def cmd_up(args):
     prepare_host()
     remove_stale_domains(nodes)
     started = time.monotonic()
-    vagrant("up", "--no-provision", nodes=nodes)
+    if not vagrant("up", "--no-provision", nodes=nodes, exit_on_failure=False):
+        # Vagrant removes a VM that did not come up and leaves the others running: once more for
+        # it, now that the others have booted and left it the CPU.
+        log("lab: vagrant up failed (above); once more for the VMs that are not up")
+        vagrant("up", "--no-provision", nodes=nodes)
     log(f"{len(nodes)} VM(s) up in {time.monotonic() - started:.0f}s")
     if not args.no_provision:
         cmd_provision(args)
