@@ -157,8 +157,27 @@ def cmd_up(args):
         vagrant("up", "--no-provision", nodes=nodes)
     log(f"{len(nodes)} VM(s) up in {time.monotonic() - started:.0f}s")
     if not args.no_provision:
+        wait_for_logins(nodes)
         cmd_provision(args)
         print(f"Extagram is up: http://127.0.0.1:{namespace.HTTP_PORT}/")
+
+
+LOGIN_ATTEMPTS = 30
+LOGIN_RETRY_SECONDS = 10
+
+
+def wait_for_logins(nodes):
+    """Each node takes a login, has finished booting and has started Python once, one node at a
+    time, before site.yml contacts all seven at once: `make up` on 2026-12-01 lost s6 to
+    Mitogen's connection timeout at site.yml's first task although Vagrant had logged in to it.
+    tests/molecule/create.yml waits the same way for Molecule's scenarios."""
+    for node in nodes:
+        for _attempt in range(LOGIN_ATTEMPTS):
+            if succeeds(ssh_cmd(node, ["systemctl is-system-running --wait; python3 -c pass"])):
+                break
+            time.sleep(LOGIN_RETRY_SECONDS)
+        else:
+            sys.exit(f"lab: {node} takes no login")
 
 
 def cmd_provision(_args):
