@@ -74,7 +74,7 @@ def test_feed_is_shared_by_the_inventory_weights(host):
 
 
 # Answers S1 gives from its copy: HIT while it is fresh (1 s), STALE to the request that starts
-# its background refresh once it is older (a CI run, 2026-12-01, three curls on a busy TCG S1:
+# its background refresh once it is older (a fresh-home run, 2026-12-01, three curls on a busy S1:
 # stale, hit, stale), UPDATING while that refresh runs.
 FROM_S1_CACHE = ("hit", "stale", "updating")
 
