@@ -36,6 +36,7 @@ def mariadb():
 def db(mariadb: Database) -> Database:
     mariadb.query("TRUNCATE TABLE posts")
     mariadb.query("TRUNCATE TABLE photos")
+    mariadb.query("UPDATE photo_storage SET stored_bytes = 0")
     return mariadb
 
 

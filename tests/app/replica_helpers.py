@@ -18,6 +18,7 @@ import pymysql
 from pymysql.cursors import DictCursor
 
 from extagram import photos, store
+from extagram.config import Config
 from extagram_testing import mariadb_server
 from extagram_testing.mariadb_server import Account, MariaDBServer
 
@@ -54,7 +55,7 @@ class Replication:
         name = photos.new_photo_name("jpg") if photo else None
         stored = store.Photo("image/jpeg", photo) if photo else None
         with self.primary.connection(self.accounts["upload"]) as connection:
-            return store.publish_post(connection, text, name, stored), name
+            return store.publish_post(connection, text, name, stored, Config().max_photo_storage_bytes), name
 
     def wait_until_caught_up(self) -> None:
         """The replica has applied everything the primary has logged so far."""
@@ -98,6 +99,7 @@ class Replication:
         self.start_replication()
         self.on_primary("TRUNCATE TABLE extagram.posts")
         self.on_primary("TRUNCATE TABLE extagram.photos")
+        self.on_primary("UPDATE extagram.photo_storage SET stored_bytes = 0")
         self.wait_until_caught_up()
 
 

@@ -37,6 +37,7 @@ def test_defaults_follow_the_design_contract():
     assert (config.db_port, config.db_name, config.db_connect_timeout) == (3306, "extagram", 2)
     assert (config.uploads_write_timeout, config.max_text_length) == (2, 1000)
     assert (config.max_upload_bytes, config.page_size) == (10485760, 20)
+    assert (config.db_fail_fast_seconds, config.max_photo_storage_bytes) == (3, 2 * 1024**3)
 
 
 @pytest.mark.parametrize(
@@ -47,6 +48,13 @@ def test_defaults_follow_the_design_contract():
         ({"EXTAGRAM_MODE": "both"}, "mode must be one of feed, upload, all"),
         ({"EXTAGRAM_PAGE_SIZE": "0"}, "page_size must be between 1 and 100"),
         ({"EXTAGRAM_UPLOADS_WRITE_TIMEOUT": "soon"}, "uploads_write_timeout must be a number"),
+        ({"EXTAGRAM_DB_FAIL_FAST_SECONDS": "61"}, "db_fail_fast_seconds must be between 0 and 60"),
+        ({"EXTAGRAM_DB_FAIL_FAST_SECONDS": "-1"}, "db_fail_fast_seconds must be between 0 and 60"),
+        ({"EXTAGRAM_MAX_PHOTO_STORAGE_BYTES": "0"}, "max_photo_storage_bytes must be between 1048576 and"),
+        (
+            {"EXTAGRAM_MAX_PHOTO_STORAGE_BYTES": str(16 * 1024**4 + 1)},
+            "max_photo_storage_bytes must be between 1048576 and 17592186044416",
+        ),
         ({"EXTAGRAM_CONFIG": "/nonexistent/extagram.toml"}, "cannot read config file"),
     ],
 )
@@ -54,6 +62,19 @@ def test_invalid_settings_are_explained(environ, message):
     environ = {"EXTAGRAM_CONFIG": "/dev/null", **environ}
     with pytest.raises(ConfigError, match=message):
         load_config(environ=environ)
+
+
+def test_fail_fast_can_be_off_and_the_storage_cap_at_its_bounds():
+    environ = {
+        "EXTAGRAM_CONFIG": "/dev/null",
+        "EXTAGRAM_DB_FAIL_FAST_SECONDS": "0",
+        "EXTAGRAM_MAX_PHOTO_STORAGE_BYTES": str(16 * 1024**4),
+    }
+    config = load_config(environ=environ)
+    assert (config.db_fail_fast_seconds, config.max_photo_storage_bytes) == (0, 16 * 1024**4)
+    assert (
+        load_config({"max_photo_storage_bytes": 1024**2}, environ=environ).max_photo_storage_bytes == 1024**2
+    )
 
 
 def test_file_errors_name_the_problem(tmp_path):

@@ -6,11 +6,15 @@ import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import pymysql
 import pytest
 from app_helpers import assert_nothing_stored, publish
 
+from extagram import db as extagram_db
 from extagram import photos
+from extagram.config import load_config
 from extagram_testing.mariadb_server import free_port
 from extagram_testing.sample_images import image_bytes
 
@@ -50,6 +54,98 @@ def test_hung_database_is_bounded_by_the_timeouts(make_app, db, uploads_dir, hun
     assert client.get("/healthz").status_code == 503
     assert time.monotonic() - started < 2 * 2 + 1.5
     assert_nothing_stored(db, uploads_dir)
+
+
+# A database that does not answer costs one connect timeout (CONNECT s); a skipped one, next to nothing.
+CONNECT = 0.5
+SKIPPED = 0.1
+
+
+def timed_get(client, path: str = "/"):
+    started = time.monotonic()
+    response = client.get(path)
+    return response, time.monotonic() - started
+
+
+def assert_costs_the_connect_timeout(elapsed: float) -> None:
+    assert 0.8 * CONNECT <= elapsed < 1.8 * CONNECT, elapsed
+
+
+def test_a_hung_database_costs_the_connect_timeout_not_the_query_timeout(make_app, hung_database):
+    # The handshake (greeting, authentication) is bounded by the connect timeout too.
+    client = make_app(
+        db_port=hung_database, db_connect_timeout=CONNECT, db_query_timeout=5, db_fail_fast_seconds=0
+    ).test_client()
+    for _ in range(2):  # fail-fast off: every attempt waits
+        response, elapsed = timed_get(client)
+        assert_friendly_503(response)
+        assert_costs_the_connect_timeout(elapsed)
+
+
+def test_once_connected_queries_get_the_query_timeout(db):
+    config = load_config(db.settings("feed", db_connect_timeout=0.2, db_query_timeout=1))
+    with extagram_db.connect(config) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT SLEEP(0.5)")  # longer than the connect timeout: still answered
+        started = time.monotonic()
+        with pytest.raises(pymysql.err.OperationalError, match="Lost connection"):
+            cursor.execute("SELECT SLEEP(3)")
+    assert 1 <= time.monotonic() - started < 1.8
+
+
+def test_a_database_that_did_not_answer_is_skipped_for_a_while(make_app, hung_database, caplog):
+    client = make_app(db_port=hung_database, db_connect_timeout=CONNECT, db_fail_fast_seconds=1).test_client()
+    response, elapsed = timed_get(client)
+    assert_friendly_503(response)
+    assert_costs_the_connect_timeout(elapsed)
+    for path in ("/", "/api/posts", "/healthz"):
+        response, elapsed = timed_get(client, path)
+        assert response.status_code == 503 and elapsed < SKIPPED, (path, elapsed)
+    assert caplog.text.count("failing at once for 1 s") == 1  # once per window, not per request
+
+    time.sleep(1)
+    response, elapsed = timed_get(client)
+    assert_friendly_503(response)
+    assert_costs_the_connect_timeout(elapsed)  # the window is over: it tried again
+    assert caplog.text.count("failing at once for 1 s") == 2
+
+
+def test_after_the_window_one_request_tries_again_while_the_others_still_skip(make_app, hung_database):
+    app = make_app(db_port=hung_database, db_connect_timeout=CONNECT, db_fail_fast_seconds=1)
+    timed_get(app.test_client())
+    time.sleep(1)
+    with ThreadPoolExecutor(4) as pool:
+        times = sorted(pool.map(lambda _: timed_get(app.test_client())[1], range(4)))
+    assert max(times[:3]) < SKIPPED, times
+    assert_costs_the_connect_timeout(times[3])
+
+
+def test_a_paused_mariadb_is_skipped_then_used_again(make_app, db):
+    client = make_app(db_connect_timeout=CONNECT, db_fail_fast_seconds=1).test_client()
+    with db.server.paused():
+        response, elapsed = timed_get(client)
+        assert_friendly_503(response)
+        assert_costs_the_connect_timeout(elapsed)
+        response, elapsed = timed_get(client)
+        assert_friendly_503(response)
+        assert elapsed < SKIPPED
+    time.sleep(1)
+    assert client.get("/").status_code == 200
+
+
+def test_a_refused_connection_is_not_remembered(make_app, db, tmp_path):
+    socket_path = tmp_path / "mysqld.sock"
+    client = make_app(
+        db_unix_socket=str(socket_path), db_connect_timeout=CONNECT, db_fail_fast_seconds=60
+    ).test_client()
+    with socket.socket(socket.AF_UNIX) as not_listening:
+        not_listening.bind(str(socket_path))  # a socket nobody listens on: connecting is refused
+        response, elapsed = timed_get(client)
+    assert_friendly_503(response)
+    assert elapsed < SKIPPED
+    # The database is back (as after a restart): the very next request uses it.
+    socket_path.unlink()
+    socket_path.symlink_to(db.server.socket_path)
+    assert client.get("/").status_code == 200
 
 
 def test_healthz_is_ok_when_the_database_answers(client):

@@ -7,6 +7,7 @@ with both up, replicating without delay and empty tables.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from replica_helpers import Replication, replication
@@ -175,6 +176,25 @@ def test_primary_down_the_replica_still_serves_the_newest_post(pair, tmp_path, c
         pair.on_replica("START SLAVE SQL_THREAD")
         pair.primary.resume()
     pair.wait_for_status(lambda status: status["Slave_IO_Running"] == "Yes", "reconnected")
+
+
+def test_a_hung_replica_is_skipped_while_the_primary_is_still_read(pair, caplog):
+    pair.add_post("read from the primary")
+    client = feed_client(pair, db_connect_timeout=0.5, db_fail_fast_seconds=60)
+    with pair.replica.paused():
+        started = time.monotonic()
+        page = client.get("/")
+        assert 0.4 <= time.monotonic() - started < 0.5 * 1.8  # the replica's connect timeout, once
+        assert_read_from(page, "primary")
+        for _ in range(3):
+            started = time.monotonic()
+            page = client.get("/")
+            assert time.monotonic() - started < 0.1  # the replica is skipped, the primary is not
+            assert_read_from(page, "primary")
+            assert feed_texts(page) == ["read from the primary"]
+    assert health(client) == expected_health("primary", "down", None)
+    assert caplog.text.count("failing at once for 60 s") == 1
+    assert "the replica (" in caplog.text and "the primary (" not in caplog.text
 
 
 def test_the_poster_sees_their_post_from_the_primary_until_the_replica_has_it(pair):

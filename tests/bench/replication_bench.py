@@ -30,6 +30,7 @@ from typing import Any
 import pymysql
 
 from extagram import photos, store
+from extagram.config import Config
 from extagram_testing import mariadb_server
 from extagram_testing.mariadb_server import Account, MariaDBServer
 
@@ -128,12 +129,14 @@ class Uploader(threading.Thread):
 
     def run(self) -> None:
         stored = store.Photo("image/jpeg", self.photo)
+        storage_cap = Config().max_photo_storage_bytes  # the deployed default, never reached here
         try:
             if self.barrier is not None:
                 self.barrier.wait()
             while not self.stop.is_set():
                 started = time.perf_counter()
-                store.publish_post(self.connection, "benchmark upload", photos.new_photo_name("jpg"), stored)
+                name = photos.new_photo_name("jpg")
+                store.publish_post(self.connection, "benchmark upload", name, stored, storage_cap)
                 self.finished_at = time.perf_counter()
                 self.uploads.append((started, self.finished_at - started))
         except BaseException as error:  # reported by the main thread

@@ -45,7 +45,7 @@ class Site:
     upload_account: Account
 
     def upload_connection(self) -> pymysql.connections.Connection:
-        """A connection as the app's upload account (SELECT, INSERT), autocommit on."""
+        """A connection as the app's upload account (SELECT, INSERT, UPDATE), autocommit on."""
         return self.database.connection(self.upload_account)
 
 

@@ -54,7 +54,7 @@ UPLOAD_MAX_S = 15.0
 # counts as one more failure and one more fail_timeout (10 s): measured 2026-11-23 in S1's log,
 # `uct=0.003 urt=8.012` on s2, then s2 served again 14 s later (recovery past the old 20 s bound).
 # So: fail_timeout 10 s + the feed read timeout + 12 s for the workers' boot and the probe interval;
-# the lab's read timeout is 4 s since S1 caches the feed (inventory/vagrant/group_vars/all.yml), so 26 s.
+# the feed read timeout is 4 s (nginx_balancer's default), so 26 s.
 RECOVER_AFTER_STOP_MAX_S = 26.0
 RECOVER_AFTER_BOOT_MAX_S = 150.0
 BOOT_TIMEOUT_S = 420.0

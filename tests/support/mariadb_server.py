@@ -16,7 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,6 +172,15 @@ class MariaDBServer:
                 self._process.wait()
         self._process = None
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """mariadbd stopped (SIGSTOP), as a hung server: connections are accepted, never greeted."""
+        self._process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self._process.send_signal(signal.SIGCONT)
+
     def root_connection(self, database: str | None = None) -> pymysql.connections.Connection:
         return pymysql.connect(
             unix_socket=self.socket_path,
@@ -206,7 +217,7 @@ def start_together(*servers: MariaDBServer) -> None:
 # The three accounts and grants of docs/design.md.
 GRANTS = {
     "feed": "SELECT",
-    "upload": "SELECT, INSERT",
+    "upload": "SELECT, INSERT, UPDATE",  # UPDATE: the photo_storage counter
     "migrate": "ALL PRIVILEGES",
 }
 

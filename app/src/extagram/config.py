@@ -35,10 +35,15 @@ class Config:
     db_connect_timeout: float = 2.0
     # Bounds every read and write on the DB socket, so a hung database cannot pile up workers.
     db_query_timeout: float = 5.0
+    # After a connection attempt the database did not answer (a hung server, not a refusal), this
+    # process fails at once for that long instead of tying up another thread; 0: never.
+    db_fail_fast_seconds: int = 3
     uploads_dir: str | None = None
     uploads_write_timeout: float = 2.0
     max_text_length: int = 1000
     max_upload_bytes: int = 10 * 1024 * 1024
+    # Photo bytes all posts may store together; a photo that would cross it is refused (507).
+    max_photo_storage_bytes: int = 2 * 1024**3
     page_size: int = 20
     # How long S1 (and browsers) may reuse the feed page and the live-update answer.
     feed_cache_seconds: int = 1
@@ -65,9 +70,11 @@ _RANGES = {
     "db_port": (1, 65535),
     "db_connect_timeout": (0.1, 60),
     "db_query_timeout": (0.1, 300),
+    "db_fail_fast_seconds": (0, 60),
     "uploads_write_timeout": (0.1, 60),
     "max_text_length": (1, 16000),
     "max_upload_bytes": (1024, 64 * 1024 * 1024),
+    "max_photo_storage_bytes": (1024**2, 16 * 1024**4),
     "page_size": (1, 100),
     "feed_cache_seconds": (0, 300),
     "poll_interval_ms": (200, 600000),

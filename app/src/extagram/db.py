@@ -1,16 +1,27 @@
-"""MariaDB connections: one short-lived connection per request, always with timeouts."""
+"""MariaDB connections: one short-lived connection per request, always with timeouts.
+
+A database that did not answer a connection attempt (hung, not refusing) is skipped by the
+process for `db_fail_fast_seconds`: requests fail at once instead of each waiting out the
+connect timeout, so a hung S7 cannot tie up every Gunicorn thread.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pymysql
 from flask import Flask, current_app, g
+from pymysql.constants import CR
 
 from extagram.config import Config
 
 # Errors meaning "the database cannot serve us right now" (down, hung, refused, denied).
 UNAVAILABLE_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError)
+
+_UNANSWERED = "extagram.db.unanswered"
 
 
 def connect(config: Config, *, autocommit: bool = False) -> pymysql.connections.Connection:
@@ -19,14 +30,16 @@ def connect(config: Config, *, autocommit: bool = False) -> pymysql.connections.
 
 
 def connect_replica(config: Config) -> pymysql.connections.Connection:
-    """The node's local replica: the same account and database as on the primary, its own socket."""
-    return _connect(config, config.replica_unix_socket)
+    """The node's local replica (same account and database as on the primary, its own socket),
+    skipped for a while after it did not answer."""
+    address = f"the replica ({config.replica_unix_socket})"
+    return _unanswered().attempt(address, lambda: _connect(config, config.replica_unix_socket))
 
 
 def _connect(
     config: Config, unix_socket: str | None, *, autocommit: bool = False
 ) -> pymysql.connections.Connection:
-    return pymysql.connect(
+    connection = pymysql.connect(
         host=config.db_host,
         port=config.db_port,
         unix_socket=unix_socket,
@@ -35,20 +48,102 @@ def _connect(
         database=config.db_name,
         charset="utf8mb4",
         connect_timeout=config.db_connect_timeout,
-        read_timeout=config.db_query_timeout,
-        write_timeout=config.db_query_timeout,
+        # PyMySQL reads the server's greeting and auth answer with the read timeout: the
+        # connect timeout bounds each step of the handshake, the query timeout what follows.
+        read_timeout=config.db_connect_timeout,
+        write_timeout=config.db_connect_timeout,
         autocommit=autocommit,
         # PyMySQL >= 1.2 otherwise tries unverified TLS ("preferred"), building a fresh SSL
         # context (~30 ms, it loads the CA bundle) per connection: the deployment's MariaDB
         # has no TLS and unverified TLS would not stop an active attacker anyway.
         ssl_disabled=True,
     )
+    _use_query_timeouts(connection, config.db_query_timeout)
+    return connection
+
+
+def _use_query_timeouts(connection: pymysql.connections.Connection, seconds: float) -> None:
+    # PyMySQL 1.2.4 (app/pyproject.toml) has no public way to change them after connecting; it
+    # applies these attributes to the socket before its next read or write.
+    connection._read_timeout = seconds
+    connection._write_timeout = seconds
+
+
+@dataclass
+class _Skip:
+    until: float
+    trying: bool = False  # one attempt after the window is trying again; the others still skip
+
+
+class Unanswered:
+    """Databases whose last connection attempt got no answer, by address; shared by the threads."""
+
+    def __init__(self, skip_seconds: float, connect_timeout: float, log: Callable[..., None]) -> None:
+        self._skip_seconds = skip_seconds
+        # A refusal comes back at once; no answer takes the timeout (half of it, to be safe).
+        self._slow_seconds = connect_timeout / 2
+        self._log = log
+        self._lock = threading.Lock()
+        self._skips: dict[str, _Skip] = {}
+
+    def attempt(
+        self, address: str, open_connection: Callable[[], pymysql.connections.Connection]
+    ) -> pymysql.connections.Connection:
+        """open_connection(); while `address` is skipped, the OperationalError at once instead."""
+        if not self._skip_seconds:
+            return open_connection()
+        self._raise_while_skipped(address)
+        started = time.monotonic()
+        no_answer = None
+        try:
+            return open_connection()
+        except UNAVAILABLE_ERRORS as error:
+            if time.monotonic() - started >= self._slow_seconds:
+                no_answer = error
+            raise
+        finally:
+            # Anything but silence (a connection, a refusal, a denial) means the server is back.
+            if no_answer is None:
+                self._forget(address)
+            else:
+                self._skip(address, no_answer)
+
+    def _raise_while_skipped(self, address: str) -> None:
+        with self._lock:
+            skip = self._skips.get(address)
+            if skip is None:
+                return
+            if skip.until <= time.monotonic() and not skip.trying:
+                skip.trying = True  # this attempt tries again
+                return
+        raise pymysql.err.OperationalError(
+            CR.CR_CONN_HOST_ERROR,
+            f"not connecting to {address}: it did not answer lately (skipped for {self._skip_seconds} s)",
+        )
+
+    def _skip(self, address: str, error: Exception) -> None:
+        with self._lock:
+            skip = self._skips.get(address)
+            if skip is not None and not skip.trying:
+                return  # a concurrent attempt got no answer either and opened the window
+            self._skips[address] = _Skip(time.monotonic() + self._skip_seconds)
+        self._log("%s did not answer (%s): failing at once for %s s", address, error, self._skip_seconds)
+
+    def _forget(self, address: str) -> None:
+        with self._lock:
+            self._skips.pop(address, None)
+
+
+def _unanswered() -> Unanswered:
+    return current_app.extensions[_UNANSWERED]
 
 
 def get_db() -> pymysql.connections.Connection:
     """The current request's connection to the primary (writes use it), opened on first use."""
     if "db" not in g:
-        g.db = connect(current_app.config["EXTAGRAM"])
+        config = current_app.config["EXTAGRAM"]
+        address = f"the primary ({config.db_unix_socket or f'{config.db_host}:{config.db_port}'})"
+        g.db = _unanswered().attempt(address, lambda: connect(config))
     return g.db
 
 
@@ -72,4 +167,8 @@ def _close_db(_error: BaseException | None) -> None:
 
 
 def init_app(app: Flask) -> None:
+    config = app.config["EXTAGRAM"]
+    app.extensions[_UNANSWERED] = Unanswered(
+        config.db_fail_fast_seconds, config.db_connect_timeout, app.logger.warning
+    )
     app.teardown_appcontext(_close_db)

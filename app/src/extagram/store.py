@@ -12,6 +12,8 @@ from datetime import datetime
 from pymysql.connections import Connection
 from pymysql.cursors import DictCursor
 
+from extagram.errors import Rejected
+
 
 @dataclass(frozen=True)
 class Post:
@@ -33,6 +35,13 @@ class Post:
 class Photo:
     mime_type: str
     data: bytes
+
+
+class StorageFull(Rejected):
+    """The photo would take the stored photo bytes over max_photo_storage_bytes."""
+
+    def __init__(self) -> None:
+        super().__init__(507, "Extagram's photo storage is full. Posts without a photo still work.")
 
 
 _POST_COLUMNS = "id, post, photourl, created_at"
@@ -71,13 +80,17 @@ def _fetch_posts(connection: Connection, sql: str, params: list[int]) -> list[Po
         return [Post(*row) for row in cursor.fetchall()]
 
 
-def publish_post(connection: Connection, text: str, photo_name: str | None, photo: Photo | None) -> int:
+def publish_post(
+    connection: Connection, text: str, photo_name: str | None, photo: Photo | None, max_photo_bytes: int
+) -> int:
     """Store the photo bytes and the post in one transaction; returns the post id.
 
-    On any error nothing is committed: the request's connection is closed without COMMIT.
+    Raises StorageFull when the photo would take all stored photos over `max_photo_bytes`. On any
+    error nothing is committed: the request's connection is closed without COMMIT.
     """
     with connection.cursor() as cursor:
         if photo is not None:
+            _count_photo_bytes(cursor, len(photo.data), max_photo_bytes)
             cursor.execute(
                 "INSERT INTO photos (name, mime_type, data) VALUES (%s, %s, %s)",
                 (photo_name, photo.mime_type, photo.data),
@@ -89,6 +102,17 @@ def publish_post(connection: Connection, text: str, photo_name: str | None, phot
         post_id = cursor.lastrowid
     connection.commit()
     return post_id
+
+
+def _count_photo_bytes(cursor, size: int, max_photo_bytes: int) -> None:
+    # One row, locked until this transaction ends: exact under concurrent uploads, and the same
+    # cost at any number of photos (never a SUM over the photos table).
+    cursor.execute(
+        "UPDATE photo_storage SET stored_bytes = stored_bytes + %s WHERE id = 1 AND stored_bytes + %s <= %s",
+        (size, size, max_photo_bytes),
+    )
+    if cursor.rowcount == 0:
+        raise StorageFull
 
 
 def photo_mime_type(connection: Connection, name: str) -> str | None:

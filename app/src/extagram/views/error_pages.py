@@ -10,16 +10,19 @@ from extagram.errors import Rejected, upload_too_large_message
 
 _TITLES = {
     400: "Bad request",
+    403: "Not allowed",
     404: "Page not found",
     405: "Method not allowed",
     413: "Upload too large",
     415: "Unsupported file",
     500: "Something went wrong",
     503: "Temporarily unavailable",
+    507: "Storage full",
 }
 
 _MESSAGES = {
     400: "The request could not be understood.",
+    403: "This request is not allowed.",
     404: "There is nothing here. It may have been moved, or the address is mistyped.",
     405: "This address does not accept that kind of request.",
     500: "Something went wrong on our side. Please try again.",

@@ -5,13 +5,25 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, redirect, request
 from werkzeug.datastructures import FileStorage
 
-from extagram import photos, store
+from extagram import photos, same_origin, store
 from extagram.db import database_answers, get_db
 from extagram.errors import Rejected, upload_too_large_message
 from extagram.photo_files import write_photo_file
 from extagram.shared_answers import shared_for_a_moment
 
 bp = Blueprint("upload", __name__)
+
+
+@bp.before_request
+def refuse_cross_site_posts():
+    # Before the view, so a refused post's body is never parsed.
+    if request.method != "POST":
+        return
+    headers = request.headers
+    if not same_origin.is_from_this_site(
+        headers.get("Sec-Fetch-Site"), headers.get("Origin"), headers.get("Host")
+    ):
+        raise Rejected(403, same_origin.CROSS_SITE_MESSAGE)
 
 
 @bp.post("/upload")
@@ -22,7 +34,7 @@ def publish():
     photo = _processed_photo(request.files.get("photo"), config.max_upload_bytes)
     photo_name = photos.new_photo_name(photo.extension) if photo else None
     stored = store.Photo(photo.mime_type, photo.data) if photo else None
-    post_id = store.publish_post(get_db(), text, photo_name, stored)
+    post_id = store.publish_post(get_db(), text, photo_name, stored, config.max_photo_storage_bytes)
     if photo:
         # Only after COMMIT, so a failed transaction can never leave an orphan file.
         write_photo_file(config.uploads_dir, photo_name, photo.data, config.uploads_write_timeout)

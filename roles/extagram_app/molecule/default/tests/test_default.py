@@ -13,6 +13,8 @@ VENV = "/opt/extagram/venv"
 CONFIG = "/etc/extagram/extagram.toml"
 EXPORT = shared_setting("extagram_shared_export_dir")
 PORT = shared_setting("extagram_shared_app_port")
+# The role's extagram_app_decode_worker_mb (defaults/main.yml).
+DECODE_WORKER_MIB = 200
 
 
 def mode(host):
@@ -59,10 +61,12 @@ def test_config_is_private_and_matches_the_mode(host):
     assert settings["db_host"] == database
     assert settings["db_user"] == f"extagram_{mode(host)}"
     assert settings["db_password"]
+    assert settings["db_fail_fast_seconds"] == 3
     if mode(host) == "upload":
         assert settings["uploads_dir"] == f"{EXPORT}/photos"
+        assert settings["max_photo_storage_bytes"] == 2 * 1024**3
     else:
-        assert "uploads_dir" not in settings
+        assert "uploads_dir" not in settings and "max_photo_storage_bytes" not in settings
 
 
 def test_service_is_hardened_and_running(host):
@@ -89,12 +93,30 @@ def test_service_is_hardened_and_running(host):
         assert props["ReadWritePaths"] == ""
 
 
+def test_the_kernel_stops_a_runaway_worker_not_the_node_or_the_service(host):
+    props = dict(
+        line.split("=", 1)
+        for line in host.check_output("systemctl show extagram -p MemoryMax -p OOMPolicy").splitlines()
+    )
+    node_bytes = int(host.check_output("awk '/^MemTotal:/ {print $2}' /proc/meminfo")) * 1024
+    assert props["MemoryMax"].isdigit() and int(props["MemoryMax"]) < 0.8 * node_bytes, props
+    assert props["OOMPolicy"] == "continue"
+
+
 def test_gunicorn_listens_on_the_private_address_only(host):
     assert host.socket(f"tcp://{helpers.address(host)}:{PORT}").is_listening
     assert not host.socket(f"tcp://0.0.0.0:{PORT}").is_listening
-    workers = int(host.check_output("nproc")) * 2 + 1
     # master + workers
-    assert int(host.check_output("pgrep -u extagram -c -f 'bin/gunicorn'")) == workers + 1
+    assert int(host.check_output("pgrep -u extagram -c -f 'bin/gunicorn'")) == expected_workers(host) + 1
+
+
+def expected_workers(host):
+    """2 x vCPUs + 1; on the upload node also at most one per DECODE_WORKER_MIB of MemoryMax."""
+    by_cpu = int(host.check_output("nproc")) * 2 + 1
+    if mode(host) == "feed":
+        return by_cpu
+    memory_max_mib = int(host.check_output("systemctl show extagram -p MemoryMax --value")) >> 20
+    return min(by_cpu, max(1, memory_max_mib // DECODE_WORKER_MIB))
 
 
 def test_firewall_lets_in_the_balancer_only(host):

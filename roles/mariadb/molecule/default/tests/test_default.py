@@ -11,7 +11,7 @@ PORT = shared_setting("extagram_shared_db_port")
 
 EXPECTED_PRIVILEGES = {
     "extagram_feed": "GRANT SELECT ON `extagram`.*",
-    "extagram_upload": "GRANT SELECT, INSERT ON `extagram`.*",
+    "extagram_upload": "GRANT SELECT, INSERT, UPDATE ON `extagram`.*",
     "extagram_migrate": "GRANT ALL PRIVILEGES ON `extagram`.*",
 }
 

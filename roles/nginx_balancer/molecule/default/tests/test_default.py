@@ -5,6 +5,8 @@ checked there) and in tests/topology (every upstream up; end-to-end checks live 
 tests/topology/molecule/default/tests/test_topology.py).
 """
 
+import shlex
+
 import pytest
 
 from extagram_lab.inventory import shared_setting
@@ -120,14 +122,63 @@ def test_too_large_upload_gets_the_friendly_413_page_with_the_limit(host):
     assert f"at most {MAX_PHOTO_BYTES // (1024 * 1024)} MiB" in body
 
 
-def test_uploads_are_rate_limited_and_reads_are_not(host):
-    # One curl sending 120 requests in parallel: fast enough to exceed the burst even on a slow VM.
-    burst = "curl -s -Z --parallel-max 120 --max-time 30 -o /dev/null -w '%{http_code}\\n' "
-    codes = host.check_output(burst + "-X POST -F post= 'http://127.0.0.1/upload.php?[1-120]'").split()
-    assert len(codes) == 120 and "429" in codes
-    codes = host.check_output(burst + "'http://127.0.0.1/healthz?[1-120]'").split()
-    assert len(codes) == 120 and "429" not in codes
-    host.run("sleep 6")  # let the bucket refill for later tests
+BURST_DIR = "/tmp/extagram-burst"
+# Room for every limit's bucket to fill again before the next test (5 uploads at 1/s).
+REFILL = "sleep 6"
+
+
+def burst(host, count, url, *options):
+    """`count` requests sent in parallel by one curl: [(status, content type, saved body)]."""
+    out = host.check_output(
+        f"rm -rf {BURST_DIR} && mkdir {BURST_DIR} && "
+        f"curl -s -Z --parallel-max 100 --max-time 30 {' '.join(options)} -o '{BURST_DIR}/#1' "
+        f"-w '%{{http_code}} %{{content_type}} %{{url}}\\n' '{url}?[1-{count}]'"
+    )
+    answers = []
+    for line in out.splitlines():
+        status, content_type, sent_to = line.split(" ", 2)
+        answers.append((status, content_type, f"{BURST_DIR}/{sent_to.rsplit('?', 1)[1]}"))
+    return answers
+
+
+def refused(host, answers, message):
+    """The 429 answers, after checking that each one is the friendly page saying `message`."""
+    limited = [answer for answer in answers if answer[0] == "429"]
+    assert all(content_type.startswith("text/html") for _, content_type, _ in limited), limited
+    if limited:
+        bodies = " ".join(body for _, _, body in limited)
+        assert host.check_output(f"grep -L -F {shlex.quote(message)} {bodies} || true") == ""
+    return limited
+
+
+def test_one_address_posting_fast_gets_the_friendly_429_page(host):
+    answers = burst(host, 20, "http://127.0.0.1/upload.php", "-X POST -F post=")
+    # 1 at the rate and 5 in the burst get through (400: no text, or 503 with no upload node).
+    limited = refused(host, answers, "posting faster")
+    assert len(answers) == 20 and 0 < len(limited) < 20, answers
+    host.run(REFILL)
+
+
+def test_uploads_of_every_address_together_are_limited(host):
+    # Eight client addresses (all of 127.0.0.0/8 is local), five posts each: each one stays
+    # inside its own burst, so every 429 here comes from the limit on all addresses together.
+    senders = [
+        f"(curl -s -Z --interface 127.0.0.{n} --max-time 30 -o /dev/null -w '%{{http_code}}\\n' "
+        f"-X POST -F post= 'http://127.0.0.1/upload.php?[1-5]')"
+        for n in range(2, 10)
+    ]
+    codes = host.check_output(" & ".join(senders) + " & wait").split()
+    assert len(codes) == 40 and "429" in codes and codes.count("429") < 40, codes
+    host.run(REFILL)
+
+
+def test_pages_are_limited_per_address_above_what_a_reader_needs(host):
+    answers = burst(host, 30, "http://127.0.0.1/healthz")
+    assert len(answers) == 30 and not refused(host, answers, "Too many requests")  # the burst is 40
+    host.run(REFILL)
+    answers = burst(host, 200, "http://127.0.0.1/healthz")
+    assert len(answers) == 200 and refused(host, answers, "Too many requests")
+    host.run(REFILL)
 
 
 def test_access_log_has_upstream_timings(host):
