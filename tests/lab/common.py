@@ -43,11 +43,17 @@ class StepTimer:
     """Runs the steps of a suite, keeps going after a failure, prints a table of their times
     and, under it, the lines that say why each failed step failed."""
 
-    def __init__(self):
+    def __init__(self, suite_budget_s=None):
         self.rows = []
         self.failure_lines = {}
+        # When set, the table ends with the sum of its rows against this budget.
+        self.suite_budget_s = suite_budget_s
 
-    def step(self, name, cmd, cwd):
+    def record(self, name, seconds, result, budget_s=None):
+        """A row for a step that ran elsewhere (its time is known, not measured here)."""
+        self.rows.append((name, seconds, result, budget_s))
+
+    def step(self, name, cmd, cwd, budget_s=None):
         print(f"\n=== {name}: {' '.join(str(part) for part in cmd)}", flush=True)
         started = time.monotonic()
         failure_lines = collections.deque(maxlen=FAILURE_EXCERPT_LINES)
@@ -67,15 +73,28 @@ class StepTimer:
                 if FAILURE_LINE.search(line):
                     failure_lines.append(line.rstrip()[:FAILURE_LINE_CHARS])
         code = process.returncode
-        self.rows.append((name, time.monotonic() - started, "ok" if code == 0 else f"FAILED ({code})"))
+        self.record(name, time.monotonic() - started, "ok" if code == 0 else f"FAILED ({code})", budget_s)
         if code != 0:
             self.failure_lines[name] = list(failure_lines)
         return code == 0
 
     def print_table(self):
-        print("\n| step | seconds | result |\n|---|---:|---|")
-        for name, seconds, result in self.rows:
-            print(f"| {name} | {seconds:.0f} | {result} |")
+        print("\n| step | seconds | budget | result |\n|---|---:|---:|---|")
+        for name, seconds, result, budget_s in self.rows:
+            over = budget_s is not None and seconds > budget_s
+            budget = "-" if budget_s is None else f"{budget_s:.0f}" + (" OVER" if over else "")
+            print(f"| {name} | {seconds:.0f} | {budget} | {result} |")
+        self._print_total()
         for name, lines in self.failure_lines.items():
             print(f"\n{name} failed; its last lines that say why:")
             print("\n".join(f"  {line}" for line in lines) or "  (none matched; see the output above)")
+
+    def _print_total(self):
+        if self.suite_budget_s is None:
+            return
+        total = sum(row[1] for row in self.rows)
+        verdict = "within" if total <= self.suite_budget_s else "OVER"
+        print(
+            f"\nWhole run: {total / 60:.1f} min, {verdict} the {self.suite_budget_s / 60:.0f}-min budget"
+            + ("" if verdict == "within" else " (a slow change: find the step marked OVER above)")
+        )

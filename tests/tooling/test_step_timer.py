@@ -1,5 +1,6 @@
 """The lab suites' step table: CI shows only the end of the output, so a failed step's reason
-must be repeated under the table, and a passing step must add nothing there."""
+must be repeated under the table, a passing step must add nothing there, and a step or a whole
+run past its budget must say so."""
 
 import sys
 
@@ -30,4 +31,22 @@ def test_passing_steps_add_nothing_under_the_table(capsys, tmp_path):
     timer = StepTimer()
     assert timer.step("lint", [sys.executable, "-c", "print('ERROR is only a word here')"], tmp_path)
     timer.print_table()
-    assert capsys.readouterr().out.rstrip().endswith("| lint | 0 | ok |")
+    assert capsys.readouterr().out.rstrip().endswith("| lint | 0 | - | ok |")
+
+
+def test_a_step_past_its_budget_and_a_run_past_the_suites_are_marked(capsys, tmp_path):
+    timer = StepTimer(suite_budget_s=60)
+    timer.record("controller", 59, "ok", budget_s=55)
+    assert timer.step("verify", [sys.executable, "-c", "import time; time.sleep(1.2)"], tmp_path, budget_s=1)
+    timer.print_table()
+    out = capsys.readouterr().out
+    assert "| controller | 59 | 55 OVER | ok |" in out
+    assert "| verify | 1 | 1 OVER | ok |" in out
+    assert "Whole run: 1.0 min, OVER the 1-min budget" in out
+
+
+def test_a_run_within_the_suites_budget_says_so(capsys, tmp_path):
+    timer = StepTimer(suite_budget_s=60)
+    timer.record("controller", 30, "ok", budget_s=55)
+    timer.print_table()
+    assert "Whole run: 0.5 min, within the 1-min budget" in capsys.readouterr().out
