@@ -10,6 +10,9 @@ from app_helpers import ACCOUNT_FOR_MODE, Database
 
 from extagram import create_app
 from extagram_testing import mariadb_server
+from extagram_testing.cached_nginx import CachedBalancer
+from extagram_testing.gunicorn_server import GunicornServer
+from extagram_testing.mariadb_server import settings_env
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -60,3 +63,18 @@ def make_app(db: Database, uploads_dir: Path):
 @pytest.fixture
 def client(make_app):
     return make_app().test_client()
+
+
+@pytest.fixture
+def app_server(db: Database, uploads_dir: Path):
+    """The app under a real Gunicorn, every route (mode all)."""
+    env = settings_env(db.settings("upload", mode="all", uploads_dir=str(uploads_dir)))
+    with GunicornServer(env, workers=2, threads=4) as running:
+        yield running
+
+
+@pytest.fixture
+def s1(app_server):
+    """S1's feed locations with the microcache, rendered from the role, in front of app_server."""
+    with CachedBalancer(app_server.url) as nginx:
+        yield nginx

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from extagram.views.feed import NOT_CANONICAL
+
 
 def assert_error_page(response, status: int, text: str) -> None:
     html = response.get_data(as_text=True)
@@ -25,7 +27,7 @@ def test_405_page(client):
 def test_api_errors_are_json(client):
     response = client.get("/api/posts?after=x")
     assert response.status_code == 400
-    assert response.get_json() == {"error": "after must be a post id (a whole number)."}
+    assert response.get_json() == {"error": NOT_CANONICAL}
 
 
 @pytest.fixture

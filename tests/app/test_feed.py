@@ -144,7 +144,7 @@ def test_bad_ids_are_rejected_by_the_page(client, query):
     response = client.get(f"/?{query}")
     html = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "must be a post id" in html and "Traceback" not in html
+    assert "not one the feed knows" in html and "Traceback" not in html
 
 
 def test_static_files_are_served_in_development_mode(client):

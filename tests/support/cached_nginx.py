@@ -118,8 +118,12 @@ class CachedBalancer(NginxServer):
 
     def __init__(self, upstream_url: str) -> None:
         proxy = f'proxy_pass {upstream_url}; proxy_http_version 1.1; proxy_set_header Connection "";'
-        page_cache = render_role_template("feed-cache-location.j2", refresh_in_background=True)
-        api_cache = render_role_template("feed-cache-location.j2", refresh_in_background=False)
+        page_cache = render_role_template(
+            "feed-cache-location.j2", refresh_in_background=True, feed_query_check="extagram_page_query_ok"
+        )
+        api_cache = render_role_template(
+            "feed-cache-location.j2", refresh_in_background=False, feed_query_check="extagram_api_query_ok"
+        )
 
         def server_block(_server: NginxServer) -> str:
             return f"""

@@ -20,15 +20,25 @@ from extagram.shared_answers import shared_for_a_moment
 
 bp = Blueprint("feed", __name__)
 
-_POST_ID = re.compile(r"[0-9]{1,18}")
+# The one spelling of each feed address, byte for byte as it arrives (no percent-encoding, no other
+# case, no sign or leading zero, one parameter at most): S1 keys its cache on the query, so a
+# second spelling of a page would be a second copy, or a way to store one answer under another's
+# key. nginx_balancer's feed-cache-zone.j2 refuses the same queries before they reach a feed node.
+_POST_ID = rb"(0|[1-9][0-9]{0,17})"
+_PAGE_QUERY = re.compile(rb"(?:(before|posted)=" + _POST_ID + rb")?")
+_API_QUERY = re.compile(rb"(?:(before|after)=" + _POST_ID + rb")?")
+NOT_CANONICAL = (
+    "This address is not one the feed knows. The feed is at /; older posts are at /?before=<post id>."
+)
 
 
 @bp.get("/")
 @bp.get("/extagram.php")
 def index():
     config = current_app.config["EXTAGRAM"]
-    before = _post_id_param("before")
-    posted = _post_id_param("posted")
+    name, post_id = _the_one_parameter(_PAGE_QUERY)
+    before = post_id if name == "before" else None
+    posted = post_id if name == "posted" else None
     posts, has_older = store.newest_posts(_read_db_showing(posted), config.page_size, before)
     page = render_template(
         "index.html",
@@ -48,10 +58,9 @@ def index():
 @bp.get("/api/posts")
 def api_posts():
     page_size = current_app.config["EXTAGRAM"].page_size
-    after = _post_id_param("after")
-    before = _post_id_param("before")
-    if after is not None and before is not None:
-        raise Rejected(400, "Use either after or before, not both.")
+    name, post_id = _the_one_parameter(_API_QUERY)
+    after = post_id if name == "after" else None
+    before = post_id if name == "before" else None
     if after is not None:
         posts, has_more = store.posts_after(get_read_db(), after, page_size)
     else:
@@ -68,10 +77,10 @@ def _read_db_showing(post_id: int | None) -> Connection:
     return get_read_db()
 
 
-def _post_id_param(name: str) -> int | None:
-    value = request.args.get(name)
-    if value is None:
-        return None
-    if not _POST_ID.fullmatch(value):
-        raise Rejected(400, f"{name} must be a post id (a whole number).")
-    return int(value)
+def _the_one_parameter(pattern: re.Pattern[bytes]) -> tuple[str | None, int | None]:
+    """(name, post id) of the query's one parameter, (None, None) for no query; 400 otherwise."""
+    match = pattern.fullmatch(request.query_string)
+    if match is None:
+        raise Rejected(400, NOT_CANONICAL)
+    name, post_id = match.groups()
+    return (None, None) if name is None else (name.decode(), int(post_id))

@@ -89,6 +89,27 @@ def test_the_page_is_served_from_s1s_cache(host):
     assert len(answers) == 3 and all(answer in FROM_S1_CACHE for answer in answers[1:]), answers
 
 
+# Spellings S1 and the app read differently before issue 22: each stored one answer under another
+# page's key (on the lab, three of `/?%62efore=1` made the next `/` "No older posts" for everyone).
+POISONING_ATTEMPTS = ("/?%62efore=1", "/api/posts?%62efore=1", "/?before=1&before=2", "/?Before=1")
+
+
+def test_other_spellings_are_refused_and_poison_nothing(host, published):
+    base = f"http://{helpers.address(host)}"
+    codes = host.check_output(
+        " ; ".join(
+            f"curl -s -o /dev/null -w '%{{http_code}} ' {shlex.quote(base + path)}"
+            for path in POISONING_ATTEMPTS * 3
+        )
+    ).split()
+    assert codes == ["400"] * len(POISONING_ATTEMPTS) * 3, codes
+    status, _headers, page = helpers.fetch(host, "/", address=helpers.address(host))
+    assert status == 200 and 'data-live="on"' in page and "No older posts" not in page
+    assert 'class="card post' in page
+    status, _headers, poll = helpers.fetch(host, "/api/posts", address=helpers.address(host))
+    assert status == 200 and json.loads(poll)["posts"]
+
+
 def test_page_has_security_headers(host):
     status, headers, body = fetch(host, "/")
     assert status == 200 and "<html" in body.lower()
