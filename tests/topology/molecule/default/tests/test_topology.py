@@ -91,6 +91,7 @@ def test_the_page_is_served_from_s1s_cache(host):
 
 # Spellings S1 and the app read differently before issue 22: each stored one answer under another
 # page's key (on the lab, three of `/?%62efore=1` made the next `/` "No older posts" for everyone).
+FRESH_WITHIN_S = 10  # S1 keeps a copy 1 s, and answers one more time with it while refreshing
 POISONING_ATTEMPTS = ("/?%62efore=1", "/api/posts?%62efore=1", "/?before=1&before=2", "/?Before=1")
 
 
@@ -103,11 +104,20 @@ def test_other_spellings_are_refused_and_poison_nothing(host, published):
         )
     ).split()
     assert codes == ["400"] * len(POISONING_ATTEMPTS) * 3, codes
-    status, _headers, page = helpers.fetch(host, "/", address=helpers.address(host))
-    assert status == 200 and 'data-live="on"' in page and "No older posts" not in page
-    assert 'class="card post' in page
-    status, _headers, poll = helpers.fetch(host, "/api/posts", address=helpers.address(host))
-    assert status == 200 and json.loads(poll)["posts"]
+    status, _headers, refusal = helpers.fetch(host, "/?Before=1", address=helpers.address(host))
+    assert status == 400 and "No such page" in refusal  # S1's own page, not nginx's bare one
+    # S1 may still hold a copy from before `published` (a refresh in the background answers with
+    # the old copy once): ask until the post shows, and no answer may be the poisoned one.
+    deadline = time.monotonic() + FRESH_WITHIN_S
+    while True:
+        status, _headers, page = helpers.fetch(host, "/", address=helpers.address(host))
+        assert status == 200 and 'data-live="on"' in page and "No older posts" not in page
+        status, _headers, poll = helpers.fetch(host, "/api/posts", address=helpers.address(host))
+        assert status == 200
+        if 'class="card post' in page and json.loads(poll)["posts"]:
+            break
+        assert time.monotonic() < deadline, "the page or the poll never showed a post"
+        time.sleep(0.5)
 
 
 def test_page_has_security_headers(host):
