@@ -101,7 +101,7 @@ def vagrant(*args, nodes=(), exit_on_failure=True):
         log(line.rstrip())
     if proc.wait() != 0:
         for node in nodes or inventory.hosts():
-            console = CONSOLE_DIR / f"{node}.log"
+            console = console_path(node)
             if console.exists():
                 tail = console.read_text(errors="replace").splitlines()[-25:]
                 log(f"console of {node} (last lines):\n  " + "\n  ".join(tail))
@@ -218,14 +218,19 @@ HUNG_BOOT_SIGNS = ("blocked for more than", "Kernel panic")
 START_TIMEOUT_S = 900
 
 
+def console_path(node):
+    """The guest's serial console, as the Vagrantfile has libvirt write it."""
+    return CONSOLE_DIR / f"{node}.log"
+
+
 def console_offset(node):
-    console = CONSOLE_DIR / f"{node}.log"
+    console = console_path(node)
     return console.stat().st_size if console.exists() else 0
 
 
 def hung_boot_line(node, offset):
     """The console line (written since `offset`) that says this boot hung, or None."""
-    console = CONSOLE_DIR / f"{node}.log"
+    console = console_path(node)
     if not console.exists():
         return None
     with console.open("rb") as stream:
