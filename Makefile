@@ -68,6 +68,7 @@ failover: host-deps venv
 
 bench: host-deps venv
 	$(PY) tests/bench/feed_bench.py
+	$(PY) tests/bench/poll_bench.py
 
 dev: host-deps venv ## The app on http://127.0.0.1:5000 against a private MariaDB
 	$(PY) -m extagram_testing.dev_server

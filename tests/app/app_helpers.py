@@ -6,9 +6,12 @@ What the benchmark and the dev server share with them is in tests/support (extag
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from extagram import poster_proof
 from extagram.migrations import available_migrations
 from extagram_testing import mariadb_server
 
@@ -79,3 +82,41 @@ def assert_nothing_stored(db: Database, uploads_dir: Path) -> None:
 
 def expected_migration_count() -> int:
     return len(available_migrations())
+
+
+def posters_page(post_id: int, lifetime_seconds: int = 30) -> str:
+    """The page POST /upload sends the poster of `post_id` to, with a proof the test apps accept."""
+    proof = poster_proof.issue(mariadb_server.TEST_POSTER_PROOF_SECRET, post_id, lifetime_seconds)
+    return f"/?posted={proof}"
+
+
+# MariaDB's smallest max_connections; beyond it only an account with SUPER gets in (one more).
+SMALLEST_MAX_CONNECTIONS = 10
+
+
+@contextmanager
+def out_of_connections(server: mariadb_server.MariaDBServer) -> Iterator[None]:
+    """`server` at its connection limit (made small, then filled by root): any app account's
+    connection is refused with "Too many connections" until the block ends."""
+
+    def connected(connection) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
+            return int(cursor.fetchone()[1])
+
+    held = []
+    with server.root_connection() as control:
+        with control.cursor() as cursor:
+            cursor.execute("SELECT @@GLOBAL.max_connections")
+            [limit] = cursor.fetchone()
+            cursor.execute(f"SET GLOBAL max_connections = {SMALLEST_MAX_CONNECTIONS}")
+        try:
+            # `control` is the one more that SUPER may open: the others fill the limit.
+            while connected(control) <= SMALLEST_MAX_CONNECTIONS:
+                held.append(server.root_connection())
+            yield
+        finally:
+            for connection in held:
+                connection.close()
+            with control.cursor() as cursor:
+                cursor.execute(f"SET GLOBAL max_connections = {limit}")

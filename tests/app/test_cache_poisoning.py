@@ -11,6 +11,7 @@ import urllib.parse
 from typing import NamedTuple
 
 import pytest
+from app_helpers import posters_page
 
 # Spellings of the page's query that are not its one canonical form (a name exactly, one
 # parameter, a post id without sign, leading zero or decoration).
@@ -35,6 +36,13 @@ PAGE_VARIANTS = [
     "after=1",
     "posted=1&before=1",
     "%70osted=1",
+    # The poster's proof is the only form of posted=: a bare id, or a proof in another spelling.
+    "posted=1",
+    "posted=1.1700000000",
+    "posted=01.1700000000.0123456789abcdef0123456789abcdef",
+    "posted=1.1700000000.0123456789ABCDEF0123456789ABCDEF",
+    "posted=1.1700000000.0123456789abcdef0123456789abcde",
+    "posted=1.1700000000.0123456789abcdef0123456789abcdef&x=1",
 ]
 API_VARIANTS = [
     "%62efore=1",
@@ -48,7 +56,7 @@ API_VARIANTS = [
     "before=1&posted=1",
     "x=1",
 ]
-ATTEMPTS = 3  # background refresh re-used the poisoner's URI: a few requests kept the poison in place
+ATTEMPTS = 3  # a background refresh once re-used the poisoner's URI: a few requests kept the poison
 
 
 class Answer(NamedTuple):
@@ -93,7 +101,12 @@ def test_no_spelling_changes_what_the_next_page_and_poll_get(s1, db):
     assert [post["text"] for post in poll["posts"]] == ["visible"] * 3
 
 
-@pytest.mark.parametrize("path", ["/?before=3", "/?posted=1", "/api/posts?after=0", "/api/posts?before=2"])
+@pytest.mark.parametrize("path", ["/?before=3", "/api/posts?after=0", "/api/posts?before=2"])
 def test_the_canonical_spellings_are_served(s1, db, path):
     db.add_posts(3)
     assert get(s1.url, path).status == 200
+
+
+def test_the_posters_page_is_served(s1, db):
+    [post_id] = db.add_posts(1)
+    assert get(s1.url, posters_page(post_id)).status == 200

@@ -89,9 +89,12 @@ def test_file_errors_name_the_problem(tmp_path):
         load_config(environ={"EXTAGRAM_CONFIG": broken})
 
 
-def test_create_app_requires_mode_user_and_uploads_dir():
+def test_create_app_requires_mode_user_secret_and_uploads_dir():
+    secret = {"poster_proof_secret": "s" * 32}
     with pytest.raises(ConfigError, match=r"mode \(or env EXTAGRAM_MODE\)"):
-        create_app({"db_user": "someone"})
+        create_app({"db_user": "someone", **secret})
+    with pytest.raises(ConfigError, match="poster_proof_secret"):
+        create_app({"mode": "feed", "db_user": "someone"})
     with pytest.raises(ConfigError, match="uploads_dir"):
-        create_app({"mode": "upload", "db_user": "someone"})
-    assert create_app({"mode": "feed", "db_user": "someone"}) is not None
+        create_app({"mode": "upload", "db_user": "someone", **secret})
+    assert create_app({"mode": "feed", "db_user": "someone", **secret}) is not None

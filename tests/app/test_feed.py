@@ -114,6 +114,16 @@ def test_live_endpoint_returns_only_newer_posts_oldest_first(client, db):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", post["created_at"])
 
 
+def test_an_unchanged_newest_page_is_answered_304_to_its_tag(client, db):
+    db.add_posts(2)
+    first = client.get("/api/posts")
+    unchanged = client.get("/api/posts", headers={"If-None-Match": first.headers["ETag"]})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+    db.add_posts(1)
+    changed = client.get("/api/posts", headers={"If-None-Match": first.headers["ETag"]})
+    assert changed.status_code == 200 and len(changed.get_json()["posts"]) == 3
+
+
 def test_live_endpoint_is_capped_at_a_page(make_app, db):
     client = make_app(page_size=5).test_client()
     ids = db.add_posts(12)

@@ -10,6 +10,7 @@ import re
 import time
 
 import pytest
+from app_helpers import out_of_connections, posters_page
 from replica_helpers import Replication, replication
 
 from extagram import create_app
@@ -154,7 +155,7 @@ def test_primary_down_the_replica_still_serves_the_newest_post(pair, tmp_path, c
         assert_read_from(client.get(f"/api/posts?after={newest - 1}"), "replica")
         assert health(client) == expected_health("replica", "fresh", None)
         # The poster's page of a post the replica lacks: no primary to ask, so the replica's page.
-        landing = client.get(f"/?posted={newest + 1}")
+        landing = client.get(posters_page(newest + 1))
         assert_read_from(landing, "replica")
         assert landing.headers["Cache-Control"] == "no-store"
 
@@ -176,6 +177,17 @@ def test_primary_down_the_replica_still_serves_the_newest_post(pair, tmp_path, c
         pair.on_replica("START SLAVE SQL_THREAD")
         pair.primary.resume()
     pair.wait_for_status(lambda status: status["Slave_IO_Running"] == "Yes", "reconnected")
+
+
+def test_a_replica_out_of_connections_is_skipped_for_the_primary(pair, caplog):
+    pair.add_post("read from the primary")
+    pair.wait_until_caught_up()
+    client = feed_client(pair)
+    with out_of_connections(pair.replica):
+        page = client.get("/")
+    assert_read_from(page, "primary")
+    assert feed_texts(page) == ["read from the primary"]
+    assert "Too many connections" in caplog.text
 
 
 def test_a_hung_replica_is_skipped_while_the_primary_is_still_read(pair, caplog):
@@ -206,7 +218,7 @@ def test_the_poster_sees_their_post_from_the_primary_until_the_replica_has_it(pa
     client = feed_client(pair)
     assert health(client)["replica"]["state"] == "fresh"
 
-    landing = client.get(f"/?posted={own}")
+    landing = client.get(posters_page(own))
     assert_read_from(landing, "primary")
     assert feed_texts(landing) == ["my own post", "older"]
     assert landing.headers["Cache-Control"] == "no-store"
@@ -216,7 +228,7 @@ def test_the_poster_sees_their_post_from_the_primary_until_the_replica_has_it(pa
     assert feed_texts(feed) == ["older"]
     assert feed.headers["Cache-Control"] == PUBLIC
 
-    already_there = client.get(f"/?posted={older}")
+    already_there = client.get(posters_page(older))
     assert_read_from(already_there, "replica")
     assert already_there.headers["Cache-Control"] == "no-store"
 

@@ -86,3 +86,51 @@ def test_a_refused_address_is_answered_by_s1_itself_and_never_kept(s1, db):
     for _ in range(2):
         response = get(s1, "/?before=abc")
         assert response.status_code == 400 and "X-Cache-Status" not in response.headers
+
+
+# A copy is fresh for max-age (1 s), and nginx counts in whole seconds (up to 1 s more); then the
+# next reader waits for a new copy while the others get the old one, for the time a render takes
+# (milliseconds here; half a second is room for a busy test machine).
+OLDEST_PAGE_S = FRESH_S + 1 + 0.5
+
+
+def test_the_first_visitor_after_a_quiet_spell_gets_the_current_page(s1, db):
+    db.add_posts(1, text="old")
+    for path in ["/", "/api/posts"]:
+        assert "old" in get(s1, path).text
+    time.sleep(EXPIRED_AFTER_S + 2)
+    db.add_posts(1, text="written during the quiet spell")
+    for path in ["/", "/api/posts"]:
+        response = get(s1, path)
+        assert "written during the quiet spell" in response.text, (path, response.headers["X-Cache-Status"])
+
+
+def test_under_steady_reads_no_page_is_older_than_the_bound(s1, db):
+    db.add_posts(1, text="old")
+    started = time.monotonic()
+    while time.monotonic() - started < OLDEST_PAGE_S:  # a copy made, refreshed, in use
+        get(s1, "/")
+        time.sleep(0.05)
+    db.add_posts(1, text="the newest")
+    written = time.monotonic()
+    while "the newest" not in get(s1, "/").text:
+        assert time.monotonic() - written < OLDEST_PAGE_S, "the page stayed older than the bound"
+        time.sleep(0.05)
+
+
+def test_an_unchanged_poll_gets_a_304_without_a_body_from_s1s_copy(s1, db):
+    db.add_posts(2, text="x" * 500)
+    first = get(s1, "/api/posts")  # compressed, as browsers ask: the tag is weak then
+    assert first.headers["Content-Encoding"] == "gzip" and first.headers["ETag"].startswith('W/"')
+    unchanged = requests.get(
+        s1.url + "/api/posts", headers={"If-None-Match": first.headers["ETag"]}, timeout=10
+    )
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    assert unchanged.headers["X-Cache-Status"] in ("HIT", "UPDATING")
+    db.add_posts(1, text="news")
+    time.sleep(EXPIRED_AFTER_S)
+    changed = requests.get(
+        s1.url + "/api/posts", headers={"If-None-Match": first.headers["ETag"]}, timeout=10
+    )
+    assert changed.status_code == 200 and "news" in changed.text
+    assert changed.headers["ETag"] != first.headers["ETag"]

@@ -18,7 +18,7 @@ def test_text_only_post(client, db, uploads_dir):
     response = publish(client, "  just words \n")
     assert response.status_code == 303
     [(post_id, text, photo)] = db.posts()
-    assert response.headers["Location"] == f"/?posted={post_id}"
+    assert re.fullmatch(rf"/\?posted={post_id}\.[0-9]{{10}}\.[0-9a-f]{{32}}", response.headers["Location"])
     assert (text, photo) == ("just words", None)
     assert db.count("photos") == 0
     assert list(uploads_dir.iterdir()) == []

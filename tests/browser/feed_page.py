@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from playwright.sync_api import BrowserContext, Locator, Page
@@ -106,11 +106,14 @@ def publish_over_http(
     return posted_id(response.headers["Location"]), answered_at
 
 
+# Where POST /upload sends the poster: /?posted=<post id>.<expiry>.<signature>.
+POSTERS_PAGE = re.compile(r"/\?posted=([0-9]+)\.[0-9]{10}\.[0-9a-f]{32}$")
+
+
 def posted_id(url: str) -> int:
-    """The id in a `/?posted=<id>` URL (what POST /upload redirects to)."""
+    """The post id in the poster's page URL (what POST /upload redirects to)."""
     parts = urlsplit(url)
-    values = parse_qs(parts.query).get("posted", [])
     assert parts.path == "/", url
-    assert len(values) == 1, url
-    assert re.fullmatch(r"[0-9]+", values[0]), url
-    return int(values[0])
+    match = POSTERS_PAGE.search(f"/?{parts.query}")
+    assert match, url
+    return int(match.group(1))

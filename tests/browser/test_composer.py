@@ -6,7 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from feed_page import APPEAR_BOUND_MS, posted_id
+from feed_page import APPEAR_BOUND_MS, POSTERS_PAGE, posted_id
 from playwright.sync_api import expect
 
 from extagram_testing.sample_images import image_bytes
@@ -54,7 +54,7 @@ def test_publish_lands_on_the_new_post_with_its_photo(open_feed):
     ) as sent:
         page.click("form.composer button.publish")
     assert sent.value.status == 303
-    page.wait_for_url(re.compile(r"/\?posted=[0-9]+$"), timeout=APPEAR_BOUND_MS)
+    page.wait_for_url(POSTERS_PAGE, timeout=APPEAR_BOUND_MS)
 
     post_id = posted_id(page.url)
     article = feed.article(post_id)

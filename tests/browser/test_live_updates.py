@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import random
-import re
 import statistics
 import time
 
-from feed_page import FeedPage, posted_id, publish_over_http
+from feed_page import POSTERS_PAGE, FeedPage, posted_id, publish_over_http
 from playwright.sync_api import expect
 
 from extagram_testing.sample_images import image_bytes
@@ -20,7 +19,7 @@ def test_a_post_from_one_page_appears_in_another_without_reload(site, open_feed,
 
     poster.page.fill("#composer-text", "Hello from the other page")
     poster.page.click("form.composer button.publish")
-    poster.page.wait_for_url(re.compile(r"/\?posted=[0-9]+$"))
+    poster.page.wait_for_url(POSTERS_PAGE)
     first_id = posted_id(poster.page.url)
     watcher.wait_for_post(first_id)
     expect(watcher.article(first_id).locator("p.post-text")).to_have_text("Hello from the other page")
@@ -81,3 +80,25 @@ def _insert_post(connection, text: str) -> int:
             "INSERT INTO posts (post, photourl, created_at) VALUES (%s, NULL, UTC_TIMESTAMP())", (text,)
         )
         return cursor.lastrowid
+
+
+def test_a_poll_that_finds_nothing_new_costs_a_304_without_a_body(site, open_feed):
+    watcher = open_feed()
+    polls = []
+    watcher.page.on(
+        "response",
+        lambda response: (
+            polls.append((response.status, response.headers.get("content-length")))
+            if response.url.endswith("/api/posts")
+            else None
+        ),
+    )
+    deadline = time.monotonic() + 8 * watcher.poll_interval_seconds()
+    while sum(1 for status, _length in polls if status == 304) < 3:
+        assert time.monotonic() < deadline, f"no three unchanged polls answered 304: {polls}"
+        watcher.page.wait_for_timeout(200)
+    assert polls[0][0] == 200, "the first poll has no tag to send yet"
+    assert all(length in (None, "0") for status, length in polls if status == 304), polls
+    post_id, _answered_at = publish_over_http(site.url, "Seen after the 304s", image_bytes("PNG", (40, 30)))
+    watcher.wait_for_post(post_id)
+    watcher.assert_not_reloaded()

@@ -32,7 +32,8 @@ LATENCY_SLACK_S = 3.0
 HALT_WAIT_MAX_S = 10.0
 # Pages every visitor shares (/, /extagram.php) while any one node is down: S1 answers
 # them from its cache when no feed node can, so none may take longer than this, once the failure
-# is STALL_GRACE_S old. The poster's own page (never a copy) is bounded by HALT_WAIT_MAX_S.
+# is STALL_GRACE_S old. The poster's own page (never a copy) and the one request refreshing an
+# expired copy (S1 refreshes in the foreground) are bounded by HALT_WAIT_MAX_S.
 PAGE_STALL_MAX_S = 2.0
 STALL_GRACE_S = 1.0
 # S1 must route around a dead redundant member within this time (connect timeout x max_fails).

@@ -31,11 +31,12 @@ STATIC_FILES = {
     "/static/preview.svg": "image/svg+xml",
     "/static/extagram.js": "javascript",
 }
-# The poster's landing page: S1 never answers it from its cache, so a feed node renders every one.
-UNCACHED_PAGE = "/?posted=1"
-# The page loads every visitor shares (S1 refreshes their copies in the background).
+# A page of posts older than an id no post has yet: the newest posts, in a copy S1 has never
+# made, so a feed node renders every one (what any visitor can ask for; S1's page limit bounds it).
+UNCACHED_PAGE_PREFIX = "/?before="
+# The page loads every visitor shares (S1 keeps one copy of each).
 SHARED_PAGES = ("/", "/extagram.php")
-PAGE_PATHS = (*SHARED_PAGES, "/api/posts", UNCACHED_PAGE)
+PAGE_PATHS = (*SHARED_PAGES, "/api/posts", UNCACHED_PAGE_PREFIX)
 # X-Cache-Status values of an answer S1 took from its cache: a copy a feed node made earlier.
 FROM_CACHE = ("HIT", "STALE", "UPDATING", "REVALIDATED")
 S1_CACHE = "S1 cache"
@@ -161,6 +162,14 @@ def post_photo(
     return result
 
 
+def uncached_page() -> str:
+    return f"{UNCACHED_PAGE_PREFIX}{random.randrange(10**16, 10**17)}"
+
+
+def is_uncached_page(path: str) -> bool:
+    return path.startswith(UNCACHED_PAGE_PREFIX)
+
+
 def page_ok(result: Result) -> bool:
     if result.status != 200:
         return False
@@ -273,6 +282,7 @@ class Load:
         iteration = index
         while self._running():
             page_path = PAGE_PATHS[iteration % len(PAGE_PATHS)]
+            page_path = uncached_page() if page_path == UNCACHED_PAGE_PREFIX else page_path
             page = self._record(
                 fetch(self.base_url, "GET", page_path, kind=PAGE, timeout=self.settings.read_timeout)
             )

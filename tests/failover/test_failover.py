@@ -440,7 +440,7 @@ def expect_balancer_healthy(node, site, row) -> None:
     """The balancer is healthy by itself and sends pages to every feed node again."""
     problem = node_kinds.node_problem(node_kinds.nodes()[node], site)
     row.expect(problem is None, f"{node} after reboot: {problem}")
-    pages = [site.get(loadgen.UNCACHED_PAGE) for _ in range(12)]
+    pages = [site.get(loadgen.uncached_page()) for _ in range(12)]
     feeds = {r.served_by for r in pages if loadgen.page_ok(r)}
     row.note(f"pages after the reboot served by {sorted(feeds)}")
     feed_hosts = {node_kinds.served_by_name(feed) for feed in node_kinds.of_kind("feed")}

@@ -84,6 +84,10 @@ http {{
             time.sleep(0.1)
         return self
 
+    @property
+    def master_pid(self) -> int:
+        return self._process.pid
+
     def _answers(self) -> bool:
         try:
             urllib.request.urlopen(self._probe_url, timeout=1).close()
@@ -114,19 +118,19 @@ def render_role_template(name: str, **overrides: object) -> str:
 
 
 class CachedBalancer(NginxServer):
-    """S1's feed locations (with the microcache) in front of `upstream_url`; everything else passes."""
+    """S1's feed locations (with the microcache) and compression in front of `upstream_url`; everything
+    else passes."""
 
     def __init__(self, upstream_url: str) -> None:
         proxy = f'proxy_pass {upstream_url}; proxy_http_version 1.1; proxy_set_header Connection "";'
-        page_cache = render_role_template(
-            "feed-cache-location.j2", refresh_in_background=True, feed_query_check="extagram_page_query_ok"
-        )
-        api_cache = render_role_template(
-            "feed-cache-location.j2", refresh_in_background=False, feed_query_check="extagram_api_query_ok"
-        )
+        page_cache = render_role_template("feed-cache-location.j2", feed_query_check="extagram_page_query_ok")
+        api_cache = render_role_template("feed-cache-location.j2", feed_query_check="extagram_api_query_ok")
+
+        compression = render_role_template("compression.j2")
 
         def server_block(_server: NginxServer) -> str:
             return f"""
+            {compression}
             add_header X-Cache-Status $upstream_cache_status always;
             location = / {{ {proxy} {page_cache} }}
             location = /extagram.php {{ {proxy} {page_cache} }}

@@ -245,9 +245,14 @@ def create_replication_account(primary: MariaDBServer, user: str = "extagram_rep
     return account
 
 
+# The poster's proof secret of every test app (poster_proof.py); a deployment generates its own.
+TEST_POSTER_PROOF_SECRET = "test-only-poster-proof-secret-0123456789"
+
+
 def app_settings(server: MariaDBServer, account: Account, **settings) -> dict:
     """Config overrides (create_app) for connecting as `account` over TCP."""
     return {
+        "poster_proof_secret": TEST_POSTER_PROOF_SECRET,
         "db_host": server.host,
         "db_port": server.port,
         "db_name": DB_NAME,

@@ -28,7 +28,7 @@ _FORM_OVERHEAD_BYTES = 64 * 1024
 
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     config = load_config(config_overrides)
-    config.require("mode", "db_user")
+    config.require("mode", "db_user", "poster_proof_secret")
     if config.mode != "feed":
         config.require("uploads_dir")
 

@@ -17,6 +17,7 @@ DEFAULT_CONFIG_PATH = "/etc/extagram/extagram.toml"
 CONFIG_PATH_VARIABLE = "EXTAGRAM_CONFIG"
 ENV_PREFIX = "EXTAGRAM_"
 MODES = ("feed", "upload", "all")
+MIN_SECRET_LENGTH = 32
 
 
 class ConfigError(Exception):
@@ -50,6 +51,10 @@ class Config:
     # The page's script: how often it asks for new posts, and whether posting works.
     poll_interval_ms: int = 1200
     health_interval_ms: int = 15000
+    # Signs the poster's proof (poster_proof.py); the same on every app node; required.
+    poster_proof_secret: str = ""
+    # How long that proof lets its page skip S1's cache.
+    poster_proof_seconds: int = 30
     # A feed node's local read-only replica (its unix socket); unset: every read goes to the primary.
     replica_unix_socket: str | None = None
     # A replica further behind is not read (the primary is), unless the primary is unreachable.
@@ -80,6 +85,7 @@ _RANGES = {
     "poll_interval_ms": (200, 600000),
     "health_interval_ms": (500, 3600000),
     "replica_max_lag_seconds": (0, 3600),
+    "poster_proof_seconds": (5, 3600),
 }
 
 
@@ -152,3 +158,5 @@ def _validate(config: Config) -> None:
         value = getattr(config, key)
         if not low <= value <= high:
             raise ConfigError(f"{key} must be between {low} and {high}, got {value!r}")
+    if 0 < len(config.poster_proof_secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"poster_proof_secret must be at least {MIN_SECRET_LENGTH} characters")

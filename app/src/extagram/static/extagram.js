@@ -208,10 +208,35 @@
       });
     }
 
+    // The tag of the newest page last seen: sent back, it gets a 304 without a body (a few hundred
+    // bytes) while nothing has changed, instead of the whole page again.
+    var seenTag = null;
+    function newestPage() {
+      var options = { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" };
+      if (seenTag) {
+        options.headers["If-None-Match"] = seenTag;
+      }
+      return fetch(POSTS_URL, options).then(function (response) {
+        if (response.status === 304) {
+          return null;
+        }
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json().then(function (body) {
+          seenTag = response.headers.get("ETag");
+          return body;
+        });
+      });
+    }
+
     var polls = loop(function () {
       var known = newestShown();
-      getJson(POSTS_URL)
+      newestPage()
         .then(function (body) {
+          if (!body) {
+            return null;
+          }
           var oldest = body.posts.length ? body.posts[body.posts.length - 1].id : 0;
           showPosts(body.posts);
           return body.has_more && oldest > known + 1 ? catchUp(known) : null;

@@ -1,19 +1,19 @@
 """The feed page and its JSON twin used for live updates.
 
 Both are the same for every visitor, so S1 caches them for `feed_cache_seconds`; the page a
-poster lands on (`?posted=<id>`) is theirs alone and is never kept. Reads go to the node's
-replica while it is fresh (read_source); the poster's page comes from the primary when the
-replica has not received their post yet.
+poster lands on (`?posted=<proof>`, poster_proof.py) is theirs alone and is never kept. Reads go
+to the node's replica while it is fresh (read_source); the poster's page comes from the primary
+when the replica has not received their post yet.
 """
 
 from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
 from pymysql.connections import Connection
 
-from extagram import store
+from extagram import poster_proof, store
 from extagram.errors import Rejected
 from extagram.read_source import REPLICA, chosen_source, get_read_db, read_from_primary_instead
 from extagram.shared_answers import shared_for_a_moment
@@ -24,9 +24,10 @@ bp = Blueprint("feed", __name__)
 # case, no sign or leading zero, one parameter at most): S1 keys its cache on the query, so a
 # second spelling of a page would be a second copy, or a way to store one answer under another's
 # key. nginx_balancer's feed-cache-zone.j2 refuses the same queries before they reach a feed node.
-_POST_ID = rb"(0|[1-9][0-9]{0,17})"
-_PAGE_QUERY = re.compile(rb"(?:(before|posted)=" + _POST_ID + rb")?")
-_API_QUERY = re.compile(rb"(?:(before|after)=" + _POST_ID + rb")?")
+_POST_ID = rb"0|[1-9][0-9]{0,17}"
+_PROOF = rb"(?P<posted>" + _POST_ID + rb")\.(?P<expires>[1-9][0-9]{9})\.(?P<signature>[0-9a-f]{32})"
+_PAGE_QUERY = re.compile(rb"(?:before=(?P<before>" + _POST_ID + rb")|posted=" + _PROOF + rb")?")
+_API_QUERY = re.compile(rb"(?:before=(?P<before>" + _POST_ID + rb")|after=(?P<after>" + _POST_ID + rb"))?")
 NOT_CANONICAL = (
     "This address is not one the feed knows. The feed is at /; older posts are at /?before=<post id>."
 )
@@ -36,9 +37,12 @@ NOT_CANONICAL = (
 @bp.get("/extagram.php")
 def index():
     config = current_app.config["EXTAGRAM"]
-    name, post_id = _the_one_parameter(_PAGE_QUERY)
-    before = post_id if name == "before" else None
-    posted = post_id if name == "posted" else None
+    query = _canonical_query(_PAGE_QUERY)
+    posted = _number(query, "posted")
+    if posted is not None and not _proof_holds(query):
+        # Forged, altered or expired: the plain page, which S1 answers from its cache.
+        return redirect("/", code=303)
+    before = _number(query, "before")
     posts, has_older = store.newest_posts(_read_db_showing(posted), config.page_size, before)
     page = render_template(
         "index.html",
@@ -58,14 +62,17 @@ def index():
 @bp.get("/api/posts")
 def api_posts():
     page_size = current_app.config["EXTAGRAM"].page_size
-    name, post_id = _the_one_parameter(_API_QUERY)
-    after = post_id if name == "after" else None
-    before = post_id if name == "before" else None
+    query = _canonical_query(_API_QUERY)
+    after = _number(query, "after")
     if after is not None:
         posts, has_more = store.posts_after(get_read_db(), after, page_size)
     else:
-        posts, has_more = store.newest_posts(get_read_db(), page_size, before)
-    return shared_for_a_moment(jsonify(posts=[post.as_json() for post in posts], has_more=has_more))
+        posts, has_more = store.newest_posts(get_read_db(), page_size, _number(query, "before"))
+    answer = jsonify(posts=[post.as_json() for post in posts], has_more=has_more)
+    # A poll that finds nothing new sends the tag back and gets a 304 without a body, from S1's
+    # copy (nginx compares the tags) or from here.
+    answer.add_etag()
+    return shared_for_a_moment(answer.make_conditional(request))
 
 
 def _read_db_showing(post_id: int | None) -> Connection:
@@ -77,10 +84,21 @@ def _read_db_showing(post_id: int | None) -> Connection:
     return get_read_db()
 
 
-def _the_one_parameter(pattern: re.Pattern[bytes]) -> tuple[str | None, int | None]:
-    """(name, post id) of the query's one parameter, (None, None) for no query; 400 otherwise."""
+def _canonical_query(pattern: re.Pattern[bytes]) -> dict[str, bytes | None]:
+    """The query's parts by name (all None for no query); 400 for any other spelling."""
     match = pattern.fullmatch(request.query_string)
     if match is None:
         raise Rejected(400, NOT_CANONICAL)
-    name, post_id = match.groups()
-    return (None, None) if name is None else (name.decode(), int(post_id))
+    return match.groupdict()
+
+
+def _number(query: dict[str, bytes | None], name: str) -> int | None:
+    value = query[name]
+    return None if value is None else int(value)
+
+
+def _proof_holds(query: dict[str, bytes | None]) -> bool:
+    secret = current_app.config["EXTAGRAM"].poster_proof_secret
+    return poster_proof.is_valid(
+        secret, int(query["posted"]), int(query["expires"]), query["signature"].decode()
+    )

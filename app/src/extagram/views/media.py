@@ -11,11 +11,15 @@ from pymysql.connections import Connection
 from extagram import store
 from extagram.photos import is_photo_name
 from extagram.read_source import get_read_db, read_from_primary_instead
+from extagram.views.error_pages import error_response
 
 bp = Blueprint("media", __name__)
 
 # A name is never reused for other bytes, so caches may keep a photo forever.
 _CACHE_CONTROL = "public, max-age=31536000, immutable"
+# A name no post has: S1 may answer it without asking again for this long. A photo is committed
+# with its post, so a name on a page is found (unless the primary is down and the replica lags).
+_MISS_CACHE_CONTROL = "public, max-age=10"
 
 
 @bp.get("/storage/<path:name>")
@@ -26,16 +30,22 @@ def photo(name: str):
     etag = name.partition(".")[0]
     if request.if_none_match.contains_weak(etag):
         if _read_photo(store.photo_mime_type, name) is None:
-            abort(404)
+            return _missing()
         response = Response(status=304)
     else:
         stored = _read_photo(store.photo, name)
         if stored is None:
-            abort(404)
+            return _missing()
         response = Response(stored.data, mimetype=stored.mime_type)
     response.set_etag(etag)
     response.headers["Cache-Control"] = _CACHE_CONTROL
     response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+def _missing() -> Response:
+    response = error_response(404, "There is no such photo.")
+    response.headers["Cache-Control"] = _MISS_CACHE_CONTROL
     return response
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, redirect, request
 from werkzeug.datastructures import FileStorage
 
-from extagram import photos, same_origin, store
+from extagram import photos, poster_proof, same_origin, store
 from extagram.db import database_answers, get_db
 from extagram.errors import Rejected, upload_too_large_message
 from extagram.photo_files import write_photo_file
@@ -39,7 +39,8 @@ def publish():
         # Only after COMMIT, so a failed transaction can never leave an orphan file.
         write_photo_file(config.uploads_dir, photo_name, photo.data, config.uploads_write_timeout)
     # A URL of the poster's own, which S1 never answers from its cache: they see their post.
-    return redirect(f"/?posted={post_id}", code=303)
+    proof = poster_proof.issue(config.poster_proof_secret, post_id, config.poster_proof_seconds)
+    return redirect(f"/?posted={proof}", code=303)
 
 
 @bp.get("/upload/status")

@@ -6,6 +6,7 @@ tests/topology/molecule/default/tests/test_topology.py).
 """
 
 import shlex
+import uuid
 
 import pytest
 
@@ -178,6 +179,47 @@ def test_pages_are_limited_per_address_above_what_a_reader_needs(host):
     host.run(REFILL)
     answers = burst(host, 200, "http://127.0.0.1/healthz")
     assert len(answers) == 200 and refused(host, answers, "Too many requests")
+    host.run(REFILL)
+
+
+# 127.0.0.2 is local to S1 but in no list of the inventory: a visitor from outside.
+OUTSIDER = "--interface 127.0.0.2"
+
+
+def test_only_internal_clients_see_which_node_answered_and_the_health(host):
+    status, _headers, body = helpers.fetch(host, "/healthz", OUTSIDER)
+    assert status == 404 and "No such page" in body
+    for path in ("/", "/api/posts", "/static/style.css"):
+        _status, headers, _body = helpers.fetch(host, path, OUTSIDER)
+        assert "x-served-by" not in headers and "x-read-from" not in headers, path
+    if UPSTREAMS_RUNNING:
+        status, headers, body = helpers.fetch(host, "/healthz")
+        assert status == 200 and '"replica"' in body and "x-served-by" in headers
+
+
+@pytest.mark.skipif(not UPSTREAMS_RUNNING, reason="needs the feed nodes and the static nodes")
+def test_a_photo_no_post_has_is_remembered_briefly(host):
+    missing = f"/storage/{uuid.uuid4().hex}.jpg"
+    answers = [helpers.fetch(host, missing) for _ in range(2)]
+    assert [status for status, _headers, _body in answers] == [404, 404]
+    assert "x-cache-status: miss" in answers[0][1] and "x-cache-status: hit" in answers[1][1]
+
+
+POSTER_PAGE_BURST = 5  # nginx_balancer_poster_page_burst
+
+
+def test_posters_pages_are_limited_per_address_at_the_pace_of_posting(host):
+    # A proof of the right shape (the app refuses its signature with a 303 to /): S1 cannot check
+    # it, so it limits how often one address may skip the cache with one.
+    page = "http://127.0.0.1/?posted=1.1700000000.0123456789abcdef0123456789abcdef"
+    pages = " ".join([page] * 20)
+    codes = host.check_output(
+        f"curl -s -Z --parallel-max 20 --max-time 30 -o /dev/null -w '%{{http_code}}\\n' {pages}"
+    ).split()
+    answered = [code for code in codes if code != "429"]
+    assert len(codes) == 20 and 0 < len(answered) <= 1 + POSTER_PAGE_BURST + 1, codes
+    # The shared page is not held back by it.
+    assert helpers.fetch(host, "/")[0] != 429
     host.run(REFILL)
 
 
