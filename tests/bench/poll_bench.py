@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import random
 import re
 import subprocess
 import time
@@ -30,7 +31,8 @@ from extagram_testing.cached_nginx import CachedBalancer
 from extagram_testing.gunicorn_server import GunicornServer
 
 # JSON escapes a character outside ASCII as \\uXXXX, twice for one outside the BMP: 12 bytes each.
-HEAVIEST_TEXT = "\N{GRINNING FACE}" * Config.max_text_length
+# Drawn at random from a block of emoji, so compression cannot fold the posts into a few bytes.
+EMOJI = [chr(code) for code in range(0x1F300, 0x1F600)]
 POLL = "/api/posts"
 _BYTE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 
@@ -52,8 +54,10 @@ class PollRun:
 
 
 def fill_newest_page(server: mariadb_server.MariaDBServer, count: int) -> None:
+    draw = random.Random(22)
+    texts = [("".join(draw.choices(EMOJI, k=Config.max_text_length)),) for _ in range(count)]
     with server.root_connection(mariadb_server.DB_NAME) as connection, connection.cursor() as cursor:
-        cursor.executemany("INSERT INTO posts (post) VALUES (%s)", [(HEAVIEST_TEXT,)] * count)
+        cursor.executemany("INSERT INTO posts (post) VALUES (%s)", texts)
 
 
 def nginx_cpu_seconds(master_pid: int) -> float:
