@@ -212,9 +212,9 @@ def test_posters_pages_are_limited_per_address_at_the_pace_of_posting(host):
     # A proof of the right shape (the app refuses its signature with a 303 to /): S1 cannot check
     # it, so it limits how often one address may skip the cache with one.
     page = "http://127.0.0.1/?posted=1.1700000000.0123456789abcdef0123456789abcdef"
-    pages = " ".join([page] * 20)
+    pages = " ".join([f"-o /dev/null {page}"] * 20)
     codes = host.check_output(
-        f"curl -s -Z --parallel-max 20 --max-time 30 -o /dev/null -w '%{{http_code}}\\n' {pages}"
+        f"curl -s -Z --parallel-max 20 --max-time 30 -w '%{{http_code}}\\n' {pages}"
     ).split()
     answered = [code for code in codes if code != "429"]
     assert len(codes) == 20 and 0 < len(answered) <= 1 + POSTER_PAGE_BURST + 1, codes
