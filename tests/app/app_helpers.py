@@ -33,6 +33,10 @@ class Database:
             cursor.execute(sql, params)
             return list(cursor.fetchall())
 
+    def global_status(self, name: str) -> int:
+        """One of MariaDB's counters (SHOW GLOBAL STATUS), read on a connection of its own."""
+        return int(self.query("SHOW GLOBAL STATUS LIKE %s", (name,))[0][1])
+
     def count(self, table: str) -> int:
         return self.query(f"SELECT COUNT(*) FROM {table}")[0][0]
 

@@ -19,21 +19,17 @@ WORKERS, THREADS = 2, 3
 CLIENTS, REQUESTS = 24, 240
 
 
-def global_status(db, name: str) -> int:
-    return int(db.query(f"SHOW GLOBAL STATUS LIKE '{name}'")[0][1])
-
-
 def test_a_node_never_holds_more_connections_than_its_threads(db):
     db.add_posts(30)
     env = settings_env(db.settings("feed", mode="feed"))
     with GunicornServer(env, workers=WORKERS, threads=THREADS) as server:
         # Max_used_connections starts again from the connections open now (this one included).
         db.query("FLUSH STATUS")
-        already_open = global_status(db, "Max_used_connections")
+        already_open = db.global_status("Max_used_connections")
         with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
             pages = [f"{server.url}/?before={2 + number % 28}" for number in range(REQUESTS)]
             statuses = list(pool.map(lambda url: requests.get(url, timeout=30).status_code, pages))
-        peak = global_status(db, "Max_used_connections")
+        peak = db.global_status("Max_used_connections")
     assert statuses == [200] * REQUESTS
     # The counting query's own connection is open when the peak is read.
     assert peak - already_open <= WORKERS * THREADS, (peak, already_open)

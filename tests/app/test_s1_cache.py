@@ -16,11 +16,6 @@ def get(s1, path: str) -> requests.Response:
     return requests.get(s1.url + path, timeout=10)
 
 
-def app_connections(db) -> int:
-    """Connections MariaDB has accepted (each app request opens one; this query opens one too)."""
-    return int(db.query("SHOW GLOBAL STATUS LIKE 'Connections'")[0][1])
-
-
 def test_a_fresh_copy_is_reused_and_each_address_has_its_own(s1, db):
     db.add_posts(2)
     assert get(s1, "/").headers["X-Cache-Status"] == "MISS"
@@ -31,12 +26,12 @@ def test_a_fresh_copy_is_reused_and_each_address_has_its_own(s1, db):
 
 def test_one_request_per_key_reaches_the_app(s1, db):
     db.add_posts(2)
-    before = app_connections(db)
+    before = db.global_status("Connections")
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(pool.map(lambda _: get(s1, "/api/posts").status_code, range(20)))
     assert statuses == [200] * 20
     # One app request for the 20 (the cache lock), plus the second status query's own connection.
-    assert app_connections(db) - before == 1 + 1
+    assert db.global_status("Connections") - before == 1 + 1
 
 
 def test_a_new_post_shows_after_the_fresh_time_and_at_once_to_its_poster(s1, db):

@@ -29,6 +29,7 @@ from extagram.config import Config
 from extagram_testing import mariadb_server
 from extagram_testing.cached_nginx import CachedBalancer
 from extagram_testing.gunicorn_server import GunicornServer
+from extagram_testing.wrk import parse as parse_wrk
 
 # JSON escapes a character outside ASCII as \\uXXXX, twice for one outside the BMP: 12 bytes each.
 # Drawn at random from a block of emoji, so compression cannot fold the posts into a few bytes.
@@ -93,7 +94,7 @@ def wrk_bytes_read(output: str) -> int:
 def run_polls(name: str, balancer: CachedBalancer, headers: dict[str, str], args) -> PollRun:
     url = balancer.url + POLL
     status, _headers, _body = answer(url, headers)
-    command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s"]
+    command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency", "--timeout", "10s"]
     for header, value in headers.items():
         command += ["-H", f"{header}: {value}"]
     cpu_before = nginx_cpu_seconds(balancer.master_pid)
@@ -101,9 +102,8 @@ def run_polls(name: str, balancer: CachedBalancer, headers: dict[str, str], args
         [*command, url], capture_output=True, text=True, check=True, timeout=args.duration + 30
     ).stdout
     cpu = nginx_cpu_seconds(balancer.master_pid) - cpu_before
-    requests = int(re.search(r"(\d+) requests in", output).group(1))
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    return PollRun(name, status, requests, wrk_bytes_read(output), cpu, rps)
+    result = parse_wrk(output)
+    return PollRun(name, status, result.requests, wrk_bytes_read(output), cpu, result.rps)
 
 
 def print_report(runs: list[PollRun], args, page_bytes: int, gzipped_bytes: int) -> None:

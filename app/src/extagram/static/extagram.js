@@ -66,7 +66,6 @@
   var JITTER = 0.2; // +-20 %, so pages opened together drift apart
   var MAX_BACKOFF_MS = 60000;
   var MAX_POSTS_ON_PAGE = 200; // a page left open for hours stays this size
-  var NO_STORE = { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" };
 
   function jittered(ms) {
     return ms * (1 - JITTER + Math.random() * 2 * JITTER);
@@ -79,11 +78,24 @@
     return ceiling / 2 + Math.random() * (ceiling / 2);
   }
 
-  function getJson(url) {
-    return fetch(url, NO_STORE).then(function (response) {
-      if (!response.ok) {
+  // The answer to a GET of `url` (with extra `headers`), never from the browser's cache; an
+  // error status throws, a 304 (nothing new since the tag sent) is an answer.
+  function answerTo(url, headers) {
+    var options = {
+      headers: Object.assign({ Accept: "application/json" }, headers),
+      cache: "no-store",
+      credentials: "same-origin"
+    };
+    return fetch(url, options).then(function (response) {
+      if (!response.ok && response.status !== 304) {
         throw new Error("HTTP " + response.status);
       }
+      return response;
+    });
+  }
+
+  function getJson(url) {
+    return answerTo(url).then(function (response) {
       return response.json();
     });
   }
@@ -212,21 +224,12 @@
     // bytes) while nothing has changed, instead of the whole page again.
     var seenTag = null;
     function newestPage() {
-      var options = { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" };
-      if (seenTag) {
-        options.headers["If-None-Match"] = seenTag;
-      }
-      return fetch(POSTS_URL, options).then(function (response) {
+      return answerTo(POSTS_URL, seenTag ? { "If-None-Match": seenTag } : {}).then(function (response) {
         if (response.status === 304) {
           return null;
         }
-        if (!response.ok) {
-          throw new Error("HTTP " + response.status);
-        }
-        return response.json().then(function (body) {
-          seenTag = response.headers.get("ETag");
-          return body;
-        });
+        seenTag = response.headers.get("ETag");
+        return response.json();
       });
     }
 
