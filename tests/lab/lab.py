@@ -6,6 +6,7 @@ network namespace of their own, from a Debian 12 box built here.
 Every verb is idempotent and safe after a crash.
 
   lab.py up [--no-provision] [NODE...]   build box, start libvirt, vagrant up (+ site.yml)
+  lab.py prepare                          build the wheels and the box, start libvirt (no VM)
   lab.py provision                        re-run site.yml through Vagrant
   lab.py status                           VMs, bridges, URL
   lab.py ssh NODE [COMMAND...]            shell or command on a node
@@ -284,6 +285,10 @@ def cmd_down(_args):
     namespace.down()
 
 
+def cmd_prepare(_args):
+    prepare_host()
+
+
 def cmd_run(args):
     prepare_host()
     sys.exit(in_lab(args.command, check=False).returncode)
@@ -316,6 +321,7 @@ def main():
     up.add_argument("--no-provision", action="store_true")
     up.add_argument("nodes", nargs="*")
     up.set_defaults(func=cmd_up)
+    verbs.add_parser("prepare").set_defaults(func=cmd_prepare)
     verbs.add_parser("provision").set_defaults(func=cmd_provision)
     verbs.add_parser("status").set_defaults(func=cmd_status)
     ssh = verbs.add_parser("ssh")

@@ -50,3 +50,18 @@ def test_a_run_within_the_suites_budget_says_so(capsys, tmp_path):
     timer.record("controller", 30, "ok", budget_s=55)
     timer.print_table()
     assert "Whole run: 0.5 min, within the 1-min budget" in capsys.readouterr().out
+
+
+def test_a_step_gets_its_own_environment_and_exit_codes(capsys, tmp_path):
+    """The verify passes hand pytest their options in PYTEST_ADDOPTS, and a pass that selects no
+    test (pytest's exit code 5) is not a failure of the loop."""
+    timer = StepTimer()
+    show = "import os; print('options:', os.environ['PYTEST_ADDOPTS'])"
+    assert timer.step("pass", [sys.executable, "-c", show], tmp_path, env={"PYTEST_ADDOPTS": "-m serial"})
+    assert "options: -m serial" in capsys.readouterr().out
+    nothing_selected = [sys.executable, "-c", "raise SystemExit(5)"]
+    assert timer.step("alone", nothing_selected, tmp_path, ok_codes=(0, 5))
+    assert not timer.step("alone, strict", nothing_selected, tmp_path)
+    timer.print_table()
+    out = capsys.readouterr().out
+    assert "| alone | 0 | - | ok |" in out and "| alone, strict | 0 | - | FAILED (5) |" in out

@@ -12,6 +12,8 @@ from extagram_lab.inventory import shared_setting
 from extagram_testing import testinfra_helpers as helpers
 
 testinfra_hosts = helpers.running("feed")
+# Writes on the primary and breaks a replica on purpose: alone, after the parallel tests.
+pytestmark = pytest.mark.serial
 PORT = shared_setting("extagram_shared_db_port")
 CATCH_UP_S = 30
 PROBE_TABLE = "extagram.replication_check"

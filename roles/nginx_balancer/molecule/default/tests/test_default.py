@@ -14,6 +14,8 @@ from extagram_lab.inventory import shared_setting
 from extagram_testing import testinfra_helpers as helpers
 
 testinfra_hosts = helpers.running("balancer")
+# Bursts S1's limits from its own address and stops upstreams: alone, after the parallel tests.
+pytestmark = pytest.mark.serial
 CONF = "/etc/nginx/conf.d/extagram-balancer.conf"
 PORT = 80
 APP_PORT = shared_setting("extagram_shared_app_port")

@@ -15,9 +15,13 @@ import statistics
 import threading
 import time
 
+import pytest
+
 from extagram_testing import testinfra_helpers as helpers
 
 testinfra_hosts = helpers.running("balancer")
+# Floods S1 from S5: alone, after the parallel tests (pyproject.toml's `serial`).
+pytestmark = pytest.mark.serial
 
 # The flood lasts a set time (the visitor's rounds fit in it whatever the lab's speed), in rounds
 # of ROUND_REQUESTS new addresses; `timeout` ends it whatever happens.

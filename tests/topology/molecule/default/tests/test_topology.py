@@ -17,6 +17,8 @@ from extagram_lab.inventory import shared_setting
 from extagram_testing import testinfra_helpers as helpers
 
 testinfra_hosts = helpers.running("balancer")
+# Posts, stops services and reads S1's cache states: alone, after the parallel tests.
+pytestmark = pytest.mark.serial
 DB_PORT = shared_setting("extagram_shared_db_port")
 APP_PORT = shared_setting("extagram_shared_app_port")
 STATIC_PORT = shared_setting("extagram_shared_static_port")

@@ -8,12 +8,15 @@ import shlex
 import subprocess
 import uuid
 
+import pytest
 from PIL import Image
 
 from extagram import photos
 from extagram_testing import testinfra_helpers as helpers
 
 testinfra_hosts = helpers.running("balancer")
+# Bursts of uploads through S1: alone, after the parallel tests (pyproject.toml's `serial`).
+pytestmark = pytest.mark.serial
 BURST_SIZE = 20
 UNIT_STATE = "systemctl show extagram -p MainPID -p NRestarts -p ActiveState"
 UNIT_CGROUP = "/sys/fs/cgroup/system.slice/extagram.service"
