@@ -107,13 +107,13 @@ def as_root(command):
     return f"sudo sh -c {shlex.quote(command)}"
 
 
-def fetch(host, path, *options, address="127.0.0.1", port=None, keep_body=True, max_time=30):
+def fetch(host, path, *options, address="127.0.0.1", port=None, keep_body=True, max_time=30, scheme="http"):
     """(status, lower-cased headers, body) of `curl` run on `host`; `options` go to curl as they
     are (quote them); keep_body=False for binary bodies (the body is then empty)."""
     netloc = address if port is None else f"{address}:{port}"
     sink = "" if keep_body else "-o /dev/null"
     out = host.check_output(
-        f"curl -sS --max-time {max_time} -D - {sink} {' '.join(options)} http://{netloc}{path}"
+        f"curl -sS --max-time {max_time} -D - {sink} {' '.join(options)} {scheme}://{netloc}{path}"
     )
     head, _, body = out.replace("\r\n", "\n").partition("\n\n")
     return int(head.split()[1]), head.lower(), body
