@@ -1,15 +1,19 @@
 """Fixtures: the app as S1 serves it, and Debian's chromium driven by Playwright.
 
 One session: a real private MariaDB, a real Gunicorn in mode "all" (feed and upload in one
-process), and S1's feed cache (a local nginx with the balancer role's cache directives) in
-front, so every delay a test sees includes that cache.
+process), and S1's feed cache (a local nginx with the balancer role's cache directives and TLS
+settings) in front, over HTTPS, so every delay a test sees includes that cache. The certificate
+comes from a CA made for the session; chromium trusts it through the NSS database of a HOME of
+its own, and verifies the chain as it would S1's (no flag turns verification off).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pymysql
 import pytest
@@ -19,6 +23,7 @@ from playwright.sync_api import Browser, sync_playwright
 from extagram_testing.cached_nginx import CachedBalancer
 from extagram_testing.gunicorn_server import GunicornServer
 from extagram_testing.mariadb_server import Account, MariaDBServer, app_env, migrate, provision
+from extagram_testing.throwaway_ca import ThrowawayCA
 
 CHROMIUM = "/usr/bin/chromium"
 # The flags known to work as root on these machines; the background-networking ones keep
@@ -43,6 +48,7 @@ class Site:
     url: str
     database: MariaDBServer
     upload_account: Account
+    ca_file: Path  # the CA that signed the site's certificate
 
     def upload_connection(self) -> pymysql.connections.Connection:
         """A connection as the app's upload account (SELECT, INSERT, UPDATE), autocommit on."""
@@ -50,7 +56,12 @@ class Site:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCA:
+    return ThrowawayCA(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory, test_ca: ThrowawayCA) -> Iterator[Site]:
     with contextlib.ExitStack() as running:
         database = running.enter_context(MariaDBServer())
         accounts = provision(database)
@@ -63,15 +74,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             health_interval_ms=HEALTH_INTERVAL_MS,
         )
         gunicorn = running.enter_context(GunicornServer(env))
-        balancer = running.enter_context(CachedBalancer(gunicorn.url))
-        yield Site(balancer.url, database, accounts["upload"])
+        balancer = running.enter_context(CachedBalancer(gunicorn.url, tls=test_ca))
+        yield Site(balancer.url, database, accounts["upload"], test_ca.ca_file)
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def browser(tmp_path_factory: pytest.TempPathFactory, test_ca: ThrowawayCA) -> Iterator[Browser]:
+    home = tmp_path_factory.mktemp("chromium-home")
+    test_ca.trust_in_nss(home)
     with sync_playwright() as playwright:
         # A fresh user data dir per launch: Playwright's launch() makes one.
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, env={**os.environ, "HOME": str(home)}
+        )
         yield browser
         browser.close()
 

@@ -6,7 +6,7 @@ import random
 import statistics
 import time
 
-from feed_page import POSTERS_PAGE, FeedPage, posted_id, publish_over_http
+from feed_page import POSTERS_PAGE, FeedPage, posted_id, publish_directly
 from playwright.sync_api import expect
 
 from extagram_testing.sample_images import image_bytes
@@ -24,19 +24,19 @@ def test_a_post_from_one_page_appears_in_another_without_reload(site, open_feed,
     watcher.wait_for_post(first_id)
     expect(watcher.article(first_id).locator("p.post-text")).to_have_text("Hello from the other page")
 
-    delays = [_timed_post(site.url, watcher, number) for number in range(1, TIMED_POSTS + 1)]
+    delays = [_timed_post(site, watcher, number) for number in range(1, TIMED_POSTS + 1)]
 
     watcher.assert_not_reloaded()
     with capsys.disabled():
         print(f"\n{_delay_summary(delays)}")
 
 
-def _timed_post(base_url: str, watcher: FeedPage, number: int) -> float:
+def _timed_post(site, watcher: FeedPage, number: int) -> float:
     """Seconds from the POST's answer until the article entered the watching page's DOM."""
     # A random moment in the poll cycle, so the figures sample every phase of it.
     time.sleep(random.uniform(0, watcher.poll_interval_seconds()))
     photo = image_bytes("PNG", (80, 60), color=random.choice(["teal", "coral", "gold", "navy"]))
-    post_id, answered_at = publish_over_http(base_url, f"Live update {number} of {TIMED_POSTS}", photo)
+    post_id, answered_at = publish_directly(site, f"Live update {number} of {TIMED_POSTS}", photo)
     watcher.wait_for_post(post_id)
     return watcher.seen_at(post_id) - answered_at
 
@@ -99,6 +99,6 @@ def test_a_poll_that_finds_nothing_new_costs_a_304_without_a_body(site, open_fee
         watcher.page.wait_for_timeout(200)
     assert polls[0][0] == 200, "the first poll has no tag to send yet"
     assert all(length in (None, "0") for status, length in polls if status == 304), polls
-    post_id, _answered_at = publish_over_http(site.url, "Seen after the 304s", image_bytes("PNG", (40, 30)))
+    post_id, _answered_at = publish_directly(site, "Seen after the 304s", image_bytes("PNG", (40, 30)))
     watcher.wait_for_post(post_id)
     watcher.assert_not_reloaded()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from feed_page import publish_over_http
+from feed_page import publish_directly
 
 from extagram_testing.sample_images import image_bytes
 
@@ -18,7 +18,7 @@ SAMPLE_POSTS = [
 
 def test_feed_screenshot(site, open_feed):
     post_ids = [
-        publish_over_http(site.url, text, image_bytes("JPEG", (640, 240), color=color), "photo.jpg")[0]
+        publish_directly(site, text, image_bytes("JPEG", (640, 240), color=color), "photo.jpg")[0]
         for text, color in SAMPLE_POSTS
     ]
     feed = open_feed()

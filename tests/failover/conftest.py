@@ -37,7 +37,7 @@ def results(pytestconfig) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def site() -> SiteClient:
-    base_url = os.environ.get("FAILOVER_BASE_URL", f"http://{inventory.balancer().address}")
+    base_url = os.environ.get("FAILOVER_BASE_URL", f"https://{inventory.balancer().address}")
     client = SiteClient(base_url, run_id=secrets.token_hex(3))
     probe = client.get("/", timeout=10)
     if probe.error:

@@ -7,12 +7,14 @@ cut the timeline into phases afterwards. The load stops by itself after `max_sec
 `max_requests`, whichever comes first, and `stop()` ends it earlier; every socket operation has
 a timeout, so a dead node can never hang a thread.
 
-Stdlib only (http.client, threading); Pillow is used for the JPEG when it is installed.
+Stdlib only (http.client, threading), and the lab's CA to verify S1's HTTPS chain against;
+Pillow is used for the JPEG when it is installed.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import io
 import json
@@ -24,6 +26,8 @@ import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
+
+from extagram_lab import lab_ca
 
 PHOTO_SRC = re.compile(r"/storage/[0-9a-f]{32}\.(?:jpg|png|gif|webp)")
 STATIC_FILES = {
@@ -115,6 +119,17 @@ class Result:
         return self.end - self.start
 
 
+# One context for every request: it loads the CA file once.
+tls_context = functools.cache(lab_ca.ssl_context)
+
+
+def open_connection(parts: urllib.parse.SplitResult, timeout: float) -> http.client.HTTPConnection:
+    """HTTPS verified against the lab's CA, or plain HTTP, as the URL says."""
+    if parts.scheme == "https":
+        return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=tls_context())
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+
+
 def fetch(
     base_url: str,
     method: str,
@@ -130,7 +145,7 @@ def fetch(
     parts = urllib.parse.urlsplit(base_url)
     start = time.monotonic()
     result = Result(kind=kind, method=method, path=path, start=start, end=start)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    connection = open_connection(parts, timeout)
     try:
         connection.request(method, path, body=body, headers={"Connection": "close", **(headers or {})})
         response = connection.getresponse()

@@ -12,7 +12,7 @@ import argparse
 import urllib.request
 from collections import Counter
 
-from extagram_lab import inventory
+from extagram_lab import inventory, lab_ca
 
 PATH = "/healthz"
 
@@ -25,8 +25,9 @@ def expected_shares() -> dict[str, float]:
 
 def measured_shares(base_url: str, requests: int, timeout: float = 10) -> dict[str, float]:
     served = Counter()
+    context = lab_ca.ssl_context()
     for _ in range(requests):
-        with urllib.request.urlopen(base_url + PATH, timeout=timeout) as response:
+        with urllib.request.urlopen(base_url + PATH, timeout=timeout, context=context) as response:
             served[response.headers["X-Served-By"]] += 1
     return {name: count / requests for name, count in served.items()}
 
@@ -41,7 +42,7 @@ def table(expected: dict[str, float], measured: dict[str, float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--requests", type=int, default=300)
-    parser.add_argument("--url", default=f"http://{inventory.balancer().address}")
+    parser.add_argument("--url", default=f"https://{inventory.balancer().address}")
     args = parser.parse_args()
     print(f"{args.requests} requests to {args.url}{PATH}")
     print(table(expected_shares(), measured_shares(args.url, args.requests)))

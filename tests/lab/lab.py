@@ -28,14 +28,12 @@ import sys
 import time
 
 try:
-    from extagram_lab import accel, box, inventory, namespace
+    from extagram_lab import accel, box, inventory, lab_ca, namespace
     from extagram_lab.common import REPO, log, run, succeeds
 except ModuleNotFoundError as missing:  # a Python without `make venv`'s editable install
     sys.exit(f"lab: {missing}; run me with .venv/bin/python (`make venv` installs the lab)")
 
 WHEELHOUSE = REPO / ".wheelhouse"
-# The private CA role pki makes for the lab inventory (its secrets dir): clients trust this file.
-LAB_CA = REPO / ".secrets" / "vagrant" / "pki" / "ca.crt"
 SSH_KEY = pathlib.Path.home() / ".vagrant.d" / "insecure_private_key"
 CONSOLE_DIR = namespace.RUN_DIR / "console"
 DOMAIN_PREFIX = "extagram-"
@@ -162,10 +160,8 @@ def cmd_up(args):
     if not args.no_provision:
         wait_for_logins(nodes)
         cmd_provision(args)
-        print(
-            f"Extagram is up: https://127.0.0.1:{namespace.HTTPS_PORT}/ (and http://127.0.0.1:{namespace.HTTP_PORT}/)"
-        )
-        print(f"Its certificate is signed by the lab's private CA: trust {LAB_CA}")
+        print(f"Extagram is up: https://127.0.0.1:{namespace.HTTPS_PORT}/")
+        print(f"Its certificate is signed by the lab's private CA: trust {lab_ca.ca_file()}")
 
 
 LOGIN_ATTEMPTS = 30
@@ -197,8 +193,8 @@ def cmd_status(_args):
     vagrant("status")
     print(virsh("list", "--all").stdout)
     print(
-        f"site: https://127.0.0.1:{namespace.HTTPS_PORT}/ and http://127.0.0.1:{namespace.HTTP_PORT}/"
-        f" (bridged into namespace {namespace.NAMESPACE}); CA: {LAB_CA}"
+        f"site: https://127.0.0.1:{namespace.HTTPS_PORT}/ (bridged into namespace {namespace.NAMESPACE});"
+        f" CA: {lab_ca.ca_file()}"
     )
 
 

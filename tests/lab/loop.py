@@ -18,12 +18,12 @@ import sys
 
 import yaml
 
+from extagram_lab import lab_ca
 from extagram_lab.common import CACHE_DIR, PYTEST_NOTHING_SELECTED, REPO, VERIFY_PASSES, StepTimer
 from extagram_lab.inventory import hosts
 
 VENV_BIN = pathlib.Path(sys.executable).parent
 LAB_INVENTORY = REPO / "inventory" / "vagrant"
-LAB_SECRETS = REPO / ".secrets" / "vagrant"
 LOOP_DIR = CACHE_DIR / "loop"  # Molecule's ephemeral directory, as the helpers expect one
 LOOP_INVENTORY = LOOP_DIR / "inventory"
 TOPOLOGY_TESTS = REPO / "tests/topology/molecule/default/tests"
@@ -83,7 +83,10 @@ def write_test_inventory():
     inventory_file = LOOP_INVENTORY / "molecule_inventory.yml"
     inventory_file.write_text(yaml.safe_dump({"all": {"hosts": platforms}}))
     # The secrets sit beside the inventory, not in it: Ansible would read their files as hosts.
-    links = {LOOP_INVENTORY / "hosts.yml": LAB_INVENTORY / "hosts.yml", LOOP_DIR / "secrets": LAB_SECRETS}
+    links = {
+        LOOP_INVENTORY / "hosts.yml": LAB_INVENTORY / "hosts.yml",
+        LOOP_DIR / "secrets": lab_ca.LAB_SECRETS,
+    }
     for link, target in links.items():
         link.unlink(missing_ok=True)
         link.symlink_to(target)

@@ -3,8 +3,8 @@
 libvirtd runs inside the namespace, so its bridges (vagrant-libvirt's
 management network and the private network of inventory/vagrant/hosts.yml)
 and dnsmasq never appear in the machine's main namespace. Unix-socket
-bridges cross the boundary: guests reach the apt proxy, and 127.0.0.1:8080 and
-127.0.0.1:8443 on the machine reach the balancer's ports 80 and 443.
+bridges cross the boundary: guests reach the apt proxy, and 127.0.0.1:8443 on
+the machine reaches the balancer's HTTPS port (its port 80 only redirects there).
 """
 
 import os
@@ -21,10 +21,8 @@ from extagram_lab.common import CACHE_DIR, log, output, run
 NAMESPACE = "extagram-lab"
 RUN_DIR = pathlib.Path("/run/extagram-lab")
 APT_SOCKET = RUN_DIR / "apt-proxy.sock"
-HTTP_PORT = int(os.environ.get("EXTAGRAM_LAB_HTTP_PORT", "8080"))
+HTTPS_SOCKET = RUN_DIR / "s1-https.sock"
 HTTPS_PORT = int(os.environ.get("EXTAGRAM_LAB_HTTPS_PORT", "8443"))
-# 127.0.0.1:<port> on the machine -> S1's port, each through a unix socket (name, S1's port).
-S1_BRIDGES = {HTTP_PORT: ("http", 80), HTTPS_PORT: ("https", 443)}
 APT_PROXY_PORT = 3142  # apt-cacher-ng's usual port, inside the namespace only
 QEMU_CONF = pathlib.Path("/etc/libvirt/qemu.conf")
 QEMU_SETTINGS = {  # what libvirt's qemu driver needs without systemd or cgroups
@@ -165,24 +163,24 @@ def up():
         ["socat", f"TCP-LISTEN:{APT_PROXY_PORT},fork,reuseaddr", f"UNIX-CONNECT:{APT_SOCKET}"],
         in_namespace=True,
     )
-    for port, (name, s1_port) in S1_BRIDGES.items():
-        socket_path = RUN_DIR / f"s1-{name}.sock"
-        s1 = f"{inventory.balancer().address}:{s1_port}"
-        _spawn(
-            f"s1-{name}-bridge",
-            ["socat", f"UNIX-LISTEN:{socket_path},fork,unlink-early", f"TCP:{s1},connect-timeout=5"],
-            in_namespace=True,
-        )
-        _spawn(
-            f"s1-{name}-port",
-            ["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr", f"UNIX-CONNECT:{socket_path}"],
-            in_namespace=False,
-        )
+    _spawn(
+        "s1-bridge",
+        [
+            "socat",
+            f"UNIX-LISTEN:{HTTPS_SOCKET},fork,unlink-early",
+            f"TCP:{inventory.balancer().address}:443,connect-timeout=5",
+        ],
+        in_namespace=True,
+    )
+    _spawn(
+        "s1-port",
+        ["socat", f"TCP-LISTEN:{HTTPS_PORT},bind=127.0.0.1,fork,reuseaddr", f"UNIX-CONNECT:{HTTPS_SOCKET}"],
+        in_namespace=False,
+    )
 
 
 def down():
-    bridges = [f"s1-{name}-{end}" for name, _port in S1_BRIDGES.values() for end in ("port", "bridge")]
-    for name in (*bridges, "apt-bridge", "apt-proxy"):
+    for name in ("s1-port", "s1-bridge", "apt-bridge", "apt-proxy"):
         _stop(name)
     for daemon in ("libvirtd", "virtlogd"):
         pid, ours = _daemon_running(daemon)
@@ -190,5 +188,5 @@ def down():
             os.kill(pid, signal.SIGTERM)
     if exists():
         run(["ip", "netns", "delete", NAMESPACE])
-    for path in (APT_SOCKET, *RUN_DIR.glob("s1-*.sock")):
+    for path in (APT_SOCKET, HTTPS_SOCKET):
         path.unlink(missing_ok=True)

@@ -71,7 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replica", default=inventory.group("feed")[0].name)
     args = parser.parse_args()
-    site = SiteClient(f"http://{inventory.balancer().address}", f"drill{int(time.time())}")
+    site = SiteClient(f"https://{inventory.balancer().address}", f"drill{int(time.time())}")
     newest = json.loads(site.get("/api/posts").body)["posts"]
     first_id = newest[0]["id"] if newest else 0
 

@@ -24,6 +24,7 @@ import jinja2
 import yaml
 
 from extagram_testing.mariadb_server import free_port
+from extagram_testing.throwaway_ca import ThrowawayCA
 
 ROLE_DIR = Path(__file__).resolve().parents[2] / "roles" / "nginx_balancer"
 START_TIMEOUT_SECONDS = 10
@@ -37,13 +38,14 @@ class NginxServer:
         server_block: Callable[[NginxServer], str],
         http_block: Callable[[NginxServer], str] | None = None,
         probe_path: str = "/",
+        tls: ThrowawayCA | None = None,
     ) -> None:
-        self._probe_url = f"http://127.0.0.1:{{}}{probe_path}"
         self.prefix = Path(tempfile.mkdtemp(prefix="extagram-nginx-"))
         os.chmod(self.prefix, 0o755)  # workers run as an unprivileged user when started by root
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._probe_url = self._probe_url.format(self.port)
+        self._tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self._probe_url = self.url + probe_path
         http_extra = http_block(self) if http_block else ""
         (self.prefix / "nginx.conf").write_text(self._config(server_block(self), http_extra))
         self._process: subprocess.Popen | None = None
@@ -61,7 +63,7 @@ http {{
     proxy_temp_path {self.prefix}/proxy;
     {http_extra}
     server {{
-        listen 127.0.0.1:{self.port};
+        listen 127.0.0.1:{self.port}{" ssl http2" if self._tls else ""};
         {server_block}
     }}
 }}
@@ -90,7 +92,8 @@ http {{
 
     def _answers(self) -> bool:
         try:
-            urllib.request.urlopen(self._probe_url, timeout=1).close()
+            context = self._tls.ssl_context() if self._tls else None
+            urllib.request.urlopen(self._probe_url, timeout=1, context=context).close()
         except urllib.error.HTTPError:
             return True  # an error page is an answer: nginx is up
         except OSError:
@@ -119,17 +122,19 @@ def render_role_template(name: str, **overrides: object) -> str:
 
 class CachedBalancer(NginxServer):
     """S1's feed locations (with the microcache) and compression in front of `upstream_url`; everything
-    else passes."""
+    else passes. With `tls`, over HTTPS with S1's TLS settings and that CA's certificate."""
 
-    def __init__(self, upstream_url: str) -> None:
+    def __init__(self, upstream_url: str, tls: ThrowawayCA | None = None) -> None:
         proxy = f'proxy_pass {upstream_url}; proxy_http_version 1.1; proxy_set_header Connection "";'
         page_cache = render_role_template("feed-cache-location.j2", feed_query_check="extagram_page_query_ok")
         api_cache = render_role_template("feed-cache-location.j2", feed_query_check="extagram_api_query_ok")
 
         compression = render_role_template("compression.j2")
+        https = render_role_template("tls.j2", nginx_balancer_tls_dir=str(tls.directory)) if tls else ""
 
         def server_block(_server: NginxServer) -> str:
             return f"""
+            {https}
             {compression}
             add_header X-Cache-Status $upstream_cache_status always;
             location = / {{ {proxy} {page_cache} }}
@@ -143,4 +148,4 @@ class CachedBalancer(NginxServer):
             return render_role_template("feed-cache-zone.j2", nginx_balancer_cache_dir=cache_dir)
 
         # Probing / would put a copy of the page in the cache before the caller's first request.
-        super().__init__(server_block, http_block, probe_path="/healthz")
+        super().__init__(server_block, http_block, probe_path="/healthz", tls=tls)

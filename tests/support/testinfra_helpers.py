@@ -107,16 +107,36 @@ def as_root(command):
     return f"sudo sh -c {shlex.quote(command)}"
 
 
-def fetch(host, path, *options, address="127.0.0.1", port=None, keep_body=True, max_time=30, scheme="http"):
-    """(status, lower-cased headers, body) of `curl` run on `host`; `options` go to curl as they
-    are (quote them); keep_body=False for binary bodies (the body is then empty)."""
-    netloc = address if port is None else f"{address}:{port}"
+def curl(host, target, *options, keep_body=True, max_time=30):
+    """(status, lower-cased headers, body) of `curl` run on `host` for `target` (a URL, with any
+    curl options before it); `options` go to curl as they are (quote them); keep_body=False for
+    binary bodies (the body is then empty)."""
     sink = "" if keep_body else "-o /dev/null"
-    out = host.check_output(
-        f"curl -sS --max-time {max_time} -D - {sink} {' '.join(options)} {scheme}://{netloc}{path}"
-    )
+    out = host.check_output(f"curl -sS --max-time {max_time} -D - {sink} {' '.join(options)} {target}")
     head, _, body = out.replace("\r\n", "\n").partition("\n\n")
     return int(head.split()[1]), head.lower(), body
+
+
+def fetch(host, path, *options, address="127.0.0.1", port=None, **kwargs):
+    """curl() of plain HTTP `path` at `address` (the local node unless told) and `port`."""
+    netloc = address if port is None else f"{address}:{port}"
+    return curl(host, f"http://{netloc}{path}", *options, **kwargs)
+
+
+def site_target(host, path, via=None):
+    """curl's arguments for `path` (curl's URL globs allowed) of the public site through S1's
+    HTTPS, from `host`. The URL names S1 (its certificate's name) and --resolve sends it to `via`:
+    127.0.0.1 on S1 itself, S1's private address elsewhere, unless told. Every node trusts the
+    private CA that signed it (role common), so curl verifies the chain and the name."""
+    balancer = running("balancer")[0]
+    if via is None:
+        via = "127.0.0.1" if host.backend.host == balancer else address(balancer)
+    return f"--resolve {balancer}:443:{via} 'https://{balancer}{path}'"
+
+
+def site_fetch(host, path, *options, via=None, **kwargs):
+    """curl() of `path` of the public site through S1's HTTPS (site_target), the chain verified."""
+    return curl(host, site_target(host, path, via), *options, **kwargs)
 
 
 def assert_nginx_runs(host, port):

@@ -1,8 +1,8 @@
 """Role nginx_balancer's HTTPS on S1: TLS 1.2 and 1.3 only, forward-secret ciphers, the chain
-verified against the private CA (role pki), HTTP/2 and HSTS.
+verified against the private CA (role pki), HTTP/2, HSTS, and plain HTTP sent to HTTPS.
 
 Every request here is checked the way a browser would: curl and openssl verify the chain against
-the CA's certificate and the name (the node's own, resolved to 127.0.0.1), never with -k.
+the CA S1 trusts (role common) and the name (the node's own, resolved to 127.0.0.1), never with -k.
 Runs in roles/nginx_balancer's scenario and in tests/topology; reads only, so in the parallel pass.
 """
 
@@ -18,14 +18,8 @@ CERTIFICATE = f"{TLS_DIR}/extagram-balancer.crt"
 # Answered by S1 itself (stub_status, local clients), whether or not an upstream runs.
 LOCAL_PATH = "/nginx_status"
 RENEW_DAYS = 30  # role pki's pki_renew_days
+PUBLIC_CA = "/usr/share/ca-certificates/mozilla/ISRG_Root_X1.crt"  # from Debian's ca-certificates
 HSTS_DEFAULT_MAX_AGE = 31536000  # nginx_balancer_hsts_max_age's default
-
-
-def https(host, path, *options):
-    """fetch() over HTTPS to this node's name on 127.0.0.1, verified against the private CA."""
-    name = host.backend.host
-    verify = f"--cacert {CA} --resolve {name}:{HTTPS_PORT}:127.0.0.1"
-    return helpers.fetch(host, path, verify, *options, address=name, scheme="https")
 
 
 def handshake(host, *options):
@@ -48,6 +42,7 @@ def test_no_other_node_opens_the_https_port():
 
 def test_the_certificate_is_the_cas_for_the_inventorys_names_and_far_from_its_end(host):
     host.run_expect([0], f"openssl verify -CAfile {CA} {CERTIFICATE}")
+    host.run_expect([0], f"openssl verify {CERTIFICATE}")  # the node's own trust has the CA
     names = host.check_output(f"openssl x509 -noout -ext subjectAltName -in {CERTIFICATE}")
     assert f"DNS:{host.backend.host}" in names and f"IP Address:{helpers.address(host)}" in names, names
     # The one command that shows its end (docs/security.md); -checkend fails within RENEW_DAYS.
@@ -59,14 +54,17 @@ def test_the_certificate_is_the_cas_for_the_inventorys_names_and_far_from_its_en
 
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
 def test_tls_1_2_and_1_3_verify_against_the_ca(host, version):
-    status, _headers, body = https(host, LOCAL_PATH, f"--tlsv{version} --tls-max {version}")
+    status, _headers, body = helpers.site_fetch(host, LOCAL_PATH, f"--tlsv{version} --tls-max {version}")
     assert status == 200 and "Active connections" in body
 
 
 def test_a_client_without_the_ca_refuses_the_chain(host):
-    """The check above means something: the same request, trusting only the system's CAs, fails."""
-    name = host.backend.host
-    result = host.run(f"curl -sS --resolve {name}:{HTTPS_PORT}:127.0.0.1 https://{name}{LOCAL_PATH}")
+    """The check above means something: the same request, trusting one public CA only, fails.
+    (--capath too: Debian's curl also reads /etc/ssl/certs, where role common put the CA.)"""
+    result = host.run(
+        f"untrusting=$(mktemp -d); curl -sS --cacert {PUBLIC_CA} --capath $untrusting "
+        f"{helpers.site_target(host, LOCAL_PATH)}; code=$?; rmdir $untrusting; exit $code"
+    )
     assert result.rc == 60, result.stderr  # curl: peer certificate cannot be authenticated
 
 
@@ -86,17 +84,20 @@ def test_tls_1_2_negotiates_a_forward_secret_cipher(host):
 
 
 def test_http2_over_https(host):
-    name = host.backend.host
     version = host.check_output(
-        f"curl -sS -o /dev/null -w '%{{http_version}}' --http2 --cacert {CA} "
-        f"--resolve {name}:{HTTPS_PORT}:127.0.0.1 https://{name}{LOCAL_PATH}"
+        f"curl -sS -o /dev/null -w '%{{http_version}}' --http2 {helpers.site_target(host, LOCAL_PATH)}"
     )
     assert version == "2"
 
 
-def test_hsts_over_https_only(host):
+def test_hsts_over_https(host):
     max_age = helpers.runner().get_variables(host.backend.host).get("nginx_balancer_hsts_max_age")
-    _status, headers, _body = https(host, LOCAL_PATH)
+    _status, headers, _body = helpers.site_fetch(host, LOCAL_PATH)
     assert f"strict-transport-security: max-age={max_age or HSTS_DEFAULT_MAX_AGE}\n" in headers + "\n"
-    _status, headers, _body = helpers.fetch(host, LOCAL_PATH)
-    assert "strict-transport-security" not in headers
+
+
+def test_plain_http_is_sent_to_the_same_address_over_https(host):
+    name = host.backend.host
+    path = "/api/posts?before=5"
+    status, headers, _body = helpers.fetch(host, path, f"-H 'Host: {name}'")
+    assert status == 301 and f"location: https://{name}{path}\n" in headers + "\n"

@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from extagram_lab import lab_ca
 from extagram_testing import testinfra_helpers as helpers
 
 testinfra_hosts = helpers.running("balancer")
@@ -46,9 +47,9 @@ FLOOD_SCRIPT = r"""end=$((SECONDS + {seconds}))
 while [ $SECONDS -lt $end ]; do
   awk -v s1={s1} -v n={round} -v t=$(( $(date +%s) + 120 )) 'BEGIN {{ srand();
     for (i = 0; i < n; i++) {{
-      if (i % 2) printf "url = \"http://%s/?before=%.0f\"\n", s1, 1e15 + int(rand() * 8e15);
+      if (i % 2) printf "url = \"https://%s/?before=%.0f\"\n", s1, 1e15 + int(rand() * 8e15);
       else {{ h = ""; for (j = 0; j < 32; j++) h = h sprintf("%x", int(rand() * 16));
-             printf "url = \"http://%s/?posted=1.%d.%s\"\n", s1, t, h }}
+             printf "url = \"https://%s/?posted=1.%d.%s\"\n", s1, t, h }}
       print "output = \"/dev/null\"" }} }}' > /tmp/extagram-flood.conf
   curl -s -Z --parallel-max {connections} --max-time 10 -w '%{{http_code}}\n' -K /tmp/extagram-flood.conf
 done"""
@@ -65,7 +66,7 @@ def flood(flooder, s1_address, result):
 
 def visitor_round(s1_address):
     """Seconds for the shared page, then for a post and the poster's own page (never a copy)."""
-    connection = http.client.HTTPConnection(s1_address, timeout=30)
+    connection = http.client.HTTPSConnection(s1_address, timeout=30, context=lab_ca.ssl_context())
     try:
         started = time.monotonic()
         connection.request("GET", "/")

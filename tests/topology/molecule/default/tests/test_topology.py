@@ -25,8 +25,9 @@ STATIC_PORT = shared_setting("extagram_shared_static_port")
 
 
 def fetch(host, path, *options, keep_body=True):
-    """(status, lower-cased headers, body) of a request through S1; binary bodies: keep_body=False."""
-    return helpers.fetch(host, path, *options, address=helpers.address(host), keep_body=keep_body)
+    """(status, lower-cased headers, body) of a request through S1's HTTPS, sent to S1's private
+    address as another node's would be; binary bodies: keep_body=False."""
+    return helpers.site_fetch(host, path, *options, via=helpers.address(host), keep_body=keep_body)
 
 
 def header_value(headers, name):
@@ -69,7 +70,7 @@ SHARE_TOLERANCE = 0.08
 
 def test_feed_is_shared_by_the_inventory_weights(host):
     expected = feed_shares.expected_shares()
-    measured = feed_shares.measured_shares(f"http://{helpers.address(host)}", 300)
+    measured = feed_shares.measured_shares(f"https://{helpers.address(host)}", 300)
     print(feed_shares.table(expected, measured))
     assert set(measured) == set(expected)
     for name, share in expected.items():
@@ -85,7 +86,7 @@ FROM_S1_CACHE = ("hit", "stale", "updating")
 
 def test_the_page_is_served_from_s1s_cache(host):
     # Three requests within moments: the second and third find the first's copy.
-    url = f"http://{helpers.address(host)}/"
+    url = helpers.site_target(host, "/", via=helpers.address(host))
     statuses = host.check_output(
         f"curl -s -D - -o /dev/null -o /dev/null -o /dev/null {url} {url} {url} | grep -i '^x-cache-status:'"
     ).lower()
@@ -100,23 +101,20 @@ POISONING_ATTEMPTS = ("/?%62efore=1", "/api/posts?%62efore=1", "/?before=1&befor
 
 
 def test_other_spellings_are_refused_and_poison_nothing(host, published):
-    base = f"http://{helpers.address(host)}"
+    targets = [helpers.site_target(host, path, via=helpers.address(host)) for path in POISONING_ATTEMPTS * 3]
     codes = host.check_output(
-        " ; ".join(
-            f"curl -s -o /dev/null -w '%{{http_code}} ' {shlex.quote(base + path)}"
-            for path in POISONING_ATTEMPTS * 3
-        )
+        " ; ".join(f"curl -s -o /dev/null -w '%{{http_code}} ' {target}" for target in targets)
     ).split()
     assert codes == ["400"] * len(POISONING_ATTEMPTS) * 3, codes
-    status, _headers, refusal = helpers.fetch(host, "/?Before=1", address=helpers.address(host))
+    status, _headers, refusal = fetch(host, "/?Before=1")
     assert status == 400 and "No such page" in refusal  # S1's own page, not nginx's bare one
     # S1 may still hold a copy from before `published` for a moment: ask until the post shows,
     # and no answer may be the poisoned one.
     deadline = time.monotonic() + FRESH_WITHIN_S
     while True:
-        status, _headers, page = helpers.fetch(host, "/", address=helpers.address(host))
+        status, _headers, page = fetch(host, "/")
         assert status == 200 and 'data-live="on"' in page and "No older posts" not in page
-        status, _headers, poll = helpers.fetch(host, "/api/posts", address=helpers.address(host))
+        status, _headers, poll = fetch(host, "/api/posts")
         assert status == 200
         if 'class="card post' in page and json.loads(poll)["posts"]:
             break

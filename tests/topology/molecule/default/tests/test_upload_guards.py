@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from extagram import photos
+from extagram_lab import lab_ca
 from extagram_testing import testinfra_helpers as helpers
 
 testinfra_hosts = helpers.running("balancer")
@@ -31,13 +32,13 @@ def posts_with(text):
 
 def test_a_post_from_another_site_is_refused_and_stores_nothing(host):
     text = f"cross-site {uuid.uuid4().hex}"
-    status, headers, body = helpers.fetch(
+    status, headers, body = helpers.site_fetch(
         host,
         "/upload.php",
         "-H 'Origin: https://evil.example'",
         "-H 'Sec-Fetch-Site: cross-site'",
         f"-F {shlex.quote('post=' + text)}",
-        address=helpers.address(host),
+        via=helpers.address(host),
     )
     assert status == 403 and "text/html" in headers and "another web site" in body
     assert posts_with(text) == 0
@@ -58,12 +59,13 @@ def test_a_burst_of_worst_case_photos_is_answered_and_the_upload_node_stays_up(t
     photo = tmp_path / "worst.png"
     worst_case_photo(photo)
     text = f"burst {uuid.uuid4().hex}"
-    url = f"http://{helpers.address(helpers.running('balancer')[0])}/upload.php"
+    url = f"https://{helpers.address(helpers.running('balancer')[0])}/upload.php"
     # One curl per upload: curl's own parallel mode (-Z) sent the form with one transfer only.
     senders = [
         subprocess.Popen(
             [
                 *("curl", "-s", "--max-time", "120", "-o", "/dev/null", "-w", "%{http_code}"),
+                *("--cacert", str(lab_ca.ca_file())),
                 *("-F", f"post={text}", "-F", f"photo=@{photo};type=image/png", url),
             ],
             stdout=subprocess.PIPE,
