@@ -14,11 +14,8 @@ LAB_SECRETS = REPO / ".secrets" / "vagrant"
 
 
 def ca_file() -> pathlib.Path:
-    """EXTAGRAM_LAB_CA when set; else the secrets of the Molecule scenario in use (`make test` names
-    the topology's ephemeral directory for all its steps; `make check` its own), else the secrets
-    `make up` made."""
-    if os.environ.get("EXTAGRAM_LAB_CA"):
-        return pathlib.Path(os.environ["EXTAGRAM_LAB_CA"])
+    """The CA in the secrets of the Molecule scenario in use (`make test` names the topology's
+    ephemeral directory for all its steps; `make check` its own), else in those `make up` made."""
     ephemeral = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
     secrets = pathlib.Path(ephemeral) / "secrets" if ephemeral else LAB_SECRETS
     return secrets / "pki" / "ca.crt"
