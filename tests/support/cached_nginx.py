@@ -46,6 +46,7 @@ class NginxServer:
         self._tls = tls
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._probe_url = self.url + probe_path
+        self._probe_context = tls.ssl_context() if tls else None  # loads the CA file once
         http_extra = http_block(self) if http_block else ""
         (self.prefix / "nginx.conf").write_text(self._config(server_block(self), http_extra))
         self._process: subprocess.Popen | None = None
@@ -92,8 +93,7 @@ http {{
 
     def _answers(self) -> bool:
         try:
-            context = self._tls.ssl_context() if self._tls else None
-            urllib.request.urlopen(self._probe_url, timeout=1, context=context).close()
+            urllib.request.urlopen(self._probe_url, timeout=1, context=self._probe_context).close()
         except urllib.error.HTTPError:
             return True  # an error page is an answer: nginx is up
         except OSError:

@@ -34,14 +34,8 @@ class ThrowawayCA:
             cwd=directory,
         )
         _openssl(
-            "req",
-            *new_key,
-            "-keyout",
-            self.key_file.name,
-            "-out",
-            "leaf.csr",
-            "-subj",
-            "/CN=127.0.0.1",
+            *("req", *new_key, "-keyout", self.key_file.name, "-out", "leaf.csr"),
+            *("-subj", "/CN=127.0.0.1"),
             cwd=directory,
         )
         (directory / "leaf.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
