@@ -1,7 +1,8 @@
-"""A private CA made for one test session, and a certificate it signs for 127.0.0.1: the browser
-test's copy of what role pki does for S1, so chromium verifies a real chain on loopback.
+"""A private CA made for one test session, and a certificate it signs for 127.0.0.1: the tests'
+copy of what role pki does for S1 and the database, so a real chain is verified on loopback.
 
     ca = ThrowawayCA(tmp_dir)           # ca.crt, extagram-balancer.crt and .key in tmp_dir
+    ca = ThrowawayCA(tmp_dir, "db")     # ca.crt, db.crt and db.key
     ca.trust_in_nss(home)               # chromium run with HOME=home trusts it, and only then
 """
 
@@ -11,7 +12,7 @@ import ssl
 import subprocess
 from pathlib import Path
 
-# The file names role nginx_balancer's tls.j2 reads in nginx_balancer_tls_dir.
+# By default, the file names role nginx_balancer's tls.j2 reads in nginx_balancer_tls_dir.
 CERTIFICATE_NAME = "extagram-balancer"
 DAYS = 2
 
@@ -21,11 +22,11 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 class ThrowawayCA:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, certificate_name: str = CERTIFICATE_NAME) -> None:
         self.directory = directory
         self.ca_file = directory / "ca.crt"
-        self.certificate_file = directory / f"{CERTIFICATE_NAME}.crt"
-        self.key_file = directory / f"{CERTIFICATE_NAME}.key"
+        self.certificate_file = directory / f"{certificate_name}.crt"
+        self.key_file = directory / f"{certificate_name}.key"
         new_key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
         _openssl(
             *("req", "-x509", *new_key, "-keyout", "ca.key", "-out", "ca.crt", "-days", str(DAYS)),

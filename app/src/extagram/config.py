@@ -33,6 +33,9 @@ class Config:
     db_user: str | None = None
     db_password: str = ""
     db_unix_socket: str | None = None
+    # The CA file that signed the primary's certificate: set, every TCP connection to the primary
+    # is TLS, verifying the chain and that the certificate names db_host; unset, plain TCP.
+    db_tls_ca: str | None = None
     db_connect_timeout: float = 2.0
     # Bounds every read and write on the DB socket, so a hung database cannot pile up workers.
     db_query_timeout: float = 5.0

@@ -4,8 +4,10 @@ Runs in roles/extagram_app's scenario (s2 feed, s4 upload) and in tests/topology
 """
 
 import json
+import shlex
 
 from extagram_lab.inventory import shared_setting
+from extagram_lab.lab_ca import ca_file
 from extagram_testing import testinfra_helpers as helpers
 
 testinfra_hosts = helpers.running("feed", "upload")
@@ -62,6 +64,7 @@ def test_config_is_private_and_matches_the_mode(host):
     assert settings["db_user"] == f"extagram_{mode(host)}"
     assert settings["db_password"]
     assert settings["db_fail_fast_seconds"] == 3
+    assert settings["db_tls_ca"] == "/etc/extagram/db-ca.crt"
     if mode(host) == "upload":
         assert settings["uploads_dir"] == f"{EXPORT}/photos"
         assert settings["max_photo_storage_bytes"] == 2 * 1024**3
@@ -159,3 +162,30 @@ def test_upload_node_publishes_static_files(host):
         assert published.sha256sum == host.file(f"{package}/static/{name}").sha256sum
     photos = host.file(f"{EXPORT}/photos")
     assert photos.user == "extagram" and photos.mode == 0o755
+
+
+# Connects as the node's own account from its config: over TLS verified against db_tls_ca, or plain.
+DB_LINK_PROBE = """
+import sys, tomllib, pymysql
+settings = tomllib.load(open(sys.argv[2], "rb"))
+verified = {"ssl_ca": settings["db_tls_ca"], "ssl_verify_identity": True}
+security = verified if sys.argv[1] == "tls" else {"ssl_disabled": True}
+try:
+    link = pymysql.connect(host=settings["db_host"], port=settings["db_port"], user=settings["db_user"],
+                           password=settings["db_password"], connect_timeout=10, **security)
+except pymysql.err.OperationalError as error:
+    sys.exit(f"refused {error.args[0]}")
+with link.cursor() as cursor:
+    cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_version'")
+    print(cursor.fetchone()[1])
+"""
+
+
+def test_the_app_account_reaches_the_primary_over_verified_tls_only(host):
+    ca = host.file("/etc/extagram/db-ca.crt")
+    assert ca.user == "root" and ca.mode == 0o644
+    assert ca.content_string == ca_file().read_text()
+    probe = f"{VENV}/bin/python -c {shlex.quote(DB_LINK_PROBE)}"
+    assert host.check_output(f"{probe} tls {CONFIG}") in ("TLSv1.2", "TLSv1.3")
+    plain = host.run(f"{probe} plain {CONFIG}")
+    assert plain.rc == 1 and plain.stderr.strip() == "refused 1045", plain.stderr

@@ -92,3 +92,23 @@ def test_one_account_per_client_with_least_privilege(host):
             assert EXPECTED_PRIVILEGES[user] in grants, (user, client, grants)
             assert "ON *.*" not in grants.replace("GRANT USAGE ON *.*", ""), grants
     assert sql(host, "SELECT COUNT(*) FROM mysql.user WHERE host='%'") == "0"
+
+
+TLS_DIR = "/etc/mysql/tls"
+
+
+def test_every_account_that_logs_in_over_tcp_requires_tls(host):
+    query = "SELECT CONCAT(user, '@', host, '=', ssl_type) FROM mysql.user WHERE host <> 'localhost'"
+    accounts = sql(host, query)
+    assert accounts.split(), "no TCP account"
+    for account in accounts.split():
+        assert account.endswith("=ANY"), account
+
+
+def test_the_certificate_comes_from_the_private_ca_and_names_the_node(host):
+    key = host.file(f"{TLS_DIR}/extagram-db.key")
+    assert (key.user, key.group, key.mode) == ("root", "mysql", 0o640)
+    host.run_expect([0], f"openssl verify -CAfile {TLS_DIR}/ca.crt {TLS_DIR}/extagram-db.crt")
+    names = host.check_output(f"openssl x509 -noout -ext subjectAltName -in {TLS_DIR}/extagram-db.crt")
+    assert f"IP Address:{helpers.address(host)}" in names
+    assert sql(host, "SELECT @@have_ssl, @@tls_version") == "YES\tTLSv1.2,TLSv1.3"
