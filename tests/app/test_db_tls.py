@@ -85,7 +85,9 @@ def test_a_server_certificate_from_another_ca_is_refused(tls_settings, tmp_path,
 
 
 def test_the_certificate_must_name_db_host(tls_settings):
-    # "localhost" reaches the same server, but its certificate names only 127.0.0.1.
+    # "localhost" reaches the same server, but its certificate names only 127.0.0.1; a session
+    # resumed from 127.0.0.1 would check no certificate, so none is offered.
+    extagram_db.connect(load_config(tls_settings())).close()
     with pytest.raises(pymysql.err.OperationalError, match="match"):
         extagram_db.connect(load_config(tls_settings(db_host="localhost")))
 
@@ -99,3 +101,11 @@ def test_the_local_socket_stays_plain(tls_settings, tls_mariadb):
 def test_an_unreadable_ca_file_stops_the_app_at_start(tls_settings, tmp_path):
     with pytest.raises(ConfigError, match="db_tls_ca"):
         create_app(tls_settings(db_tls_ca=str(tmp_path / "missing.crt")))
+
+
+def test_the_next_connection_resumes_the_tls_session(tls_settings):
+    config = load_config(tls_settings())
+    extagram_db.connect(config).close()
+    with extagram_db.connect(config) as connection:
+        assert connection._sock.session_reused
+        assert session_tls_version(connection) in ("TLSv1.2", "TLSv1.3")

@@ -8,7 +8,9 @@ account on S7, from S4's and S2's addresses, that does not (REQUIRE NONE), and a
 the end, whatever happens. Rounds interleave the two links:
 - on S4 (the upload node, the app's venv), --count times each: connect, the feed's first page
   (store.newest_posts), close: a page read from the primary; and connect, a 200 KiB photo's bytes
-  sent and counted by the server, close: what the link adds to an upload;
+  sent and counted by the server, close: what the link adds to an upload. Plain, verified TLS
+  with a full handshake each time, and verified TLS as the app connects (extagram.db.connect,
+  which resumes the last session);
 - on S2 (a feed node): mariadb-dump --single-transaction --hex-blob of the scratch database: the
   re-seed's copy.
 Every VM is a QEMU TCG guest on two host cores: the figures are this lab's. Prints, never asserts.
@@ -42,14 +44,20 @@ ROW_KIB = 200
 # "<operation> <link> <ms per operation>" per round.
 LINK_PROBE = """
 import os, ssl, sys, time, pymysql
-from extagram import store
+from extagram import db, store
+from extagram.config import load_config
 host, password, ca, count, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-context = ssl.create_default_context(cafile=ca)
-photo = os.urandom(200 * 1024)
+account = {"user": "extagram_bench", "password": password}
+settings = {"db_host": host, "db_user": account["user"], "db_password": password}
+no_file = {"EXTAGRAM_CONFIG": os.devnull}
+configs = {"plain": load_config({**settings, "db_tls_ca": ""}, no_file),
+           "tls": load_config({**settings, "db_tls_ca": ca}, no_file)}
+full = ssl.create_default_context(cafile=ca)
 def link(kind):
-    security = {"ssl": context} if kind == "tls" else {"ssl_disabled": True}
-    return pymysql.connect(host=host, user="extagram_bench", password=password, database="extagram",
-                           connect_timeout=10, **security)
+    if kind == "tls_full":  # verified TLS without the app's session resumption
+        return pymysql.connect(host=host, database="extagram", ssl=full, **account)
+    return db.connect(configs[kind])
+photo = os.urandom(200 * 1024)
 def page(kind):
     with link(kind) as connection:
         store.newest_posts(connection, 20)
@@ -57,9 +65,10 @@ def photo_bytes(kind):
     with link(kind) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT LENGTH(%s)", (photo,))
 for operation in (page, photo_bytes):
-    operation("tls"); operation("plain")
+    for kind in ("plain", "tls_full", "tls"):
+        operation(kind)
     for _ in range(rounds):
-        for kind in ("plain", "tls"):
+        for kind in ("plain", "tls_full", "tls"):
             started = time.perf_counter()
             for _ in range(count):
                 operation(kind)
@@ -148,19 +157,20 @@ def main() -> None:
 
 def report(args, links: dict, dumps: dict, names: tuple[str, str, str]) -> None:
     upload, feed, primary = names
-    print(f"# lab_db_tls_bench {datetime.date.today()}: {args.rounds} rounds, medians")
+    print(f"# lab_db_tls_bench {datetime.date.today()}: {args.rounds} rounds, medians, ms")
     heading = f"operation ({upload} to {primary})"
-    print(f"{heading:<34} {'plain ms':>9} {'tls ms':>9} {'tls/plain':>10}")
+    print(f"{heading:<34} {'plain':>7} {'tls full':>9} {'tls app':>8} {'full/plain':>11} {'app/plain':>10}")
     for operation, by_link in links.items():
-        plain, tls = statistics.median(by_link["plain"]), statistics.median(by_link["tls"])
-        print(f"{operation + ', new connection':<34} {plain:>9.1f} {tls:>9.1f} {tls / plain:>10.2f}")
+        plain, full, app = (statistics.median(by_link[kind]) for kind in ("plain", "tls_full", "tls"))
+        print(
+            f"{operation + ', new connection':<34} {plain:>7.1f} {full:>9.1f} {app:>8.1f}"
+            f" {full / plain:>11.2f} {app / plain:>10.2f}"
+        )
     plain_s = statistics.median(seconds for seconds, _ in dumps["plain"])
     tls_s = statistics.median(seconds for seconds, _ in dumps["tls"])
     size = dumps["tls"][0][1]
-    print(
-        f"{'dump ' + str(size // 2**20) + ' MiB (' + feed + ' from ' + primary + ')':<34}"
-        f" {plain_s * 1000:>9.0f} {tls_s * 1000:>9.0f} {tls_s / plain_s:>10.2f}"
-    )
+    dump = f"dump {size // 2**20} MiB ({feed} from {primary})"
+    print(f"{dump:<34} {plain_s * 1000:>7.0f} {tls_s * 1000:>9.0f} {'':>8} {tls_s / plain_s:>11.2f}")
 
 
 if __name__ == "__main__":
