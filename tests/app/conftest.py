@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from app_helpers import ACCOUNT_FOR_MODE, Database
+from replica_helpers import Replication, replication
 
 from extagram import create_app
 from extagram_testing import mariadb_server
@@ -78,3 +79,17 @@ def s1(app_server):
     """S1's feed locations with the microcache, rendered from the role, in front of app_server."""
     with CachedBalancer(app_server.url) as nginx:
         yield nginx
+
+
+@pytest.fixture(scope="module")
+def replication_pair():
+    """A real primary and a real replica of it, for the module (tests/app/replica_helpers.py)."""
+    with replication() as pair:
+        yield pair
+
+
+@pytest.fixture
+def pair(replication_pair: Replication) -> Replication:
+    """Both up, replicating without delay, empty tables."""
+    replication_pair.reset()
+    return replication_pair

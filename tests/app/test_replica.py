@@ -11,7 +11,7 @@ import time
 
 import pytest
 from app_helpers import out_of_connections, posters_page
-from replica_helpers import Replication, replication
+from replica_helpers import Replication
 
 from extagram import create_app
 from extagram.config import ConfigError, load_config
@@ -19,18 +19,6 @@ from extagram.read_source import classify
 from extagram_testing.sample_images import image_bytes
 
 PUBLIC = "public, max-age=1"
-
-
-@pytest.fixture(scope="module")
-def replication_pair():
-    with replication() as pair:
-        yield pair
-
-
-@pytest.fixture
-def pair(replication_pair: Replication) -> Replication:
-    replication_pair.reset()
-    return replication_pair
 
 
 def feed_client(pair: Replication, **settings):
@@ -53,8 +41,8 @@ def health(client) -> dict:
     return response.get_json()
 
 
-def expected_health(reads: str, state: str, lag_seconds: int | None) -> dict:
-    replica = {"state": state, "lag_seconds": lag_seconds}
+def expected_health(reads: str, state: str, lag_seconds: int | None, error: str | None = None) -> dict:
+    replica = {"state": state, "lag_seconds": lag_seconds, "error": error}
     return {"status": "ok", "mode": "feed", "database": "up", "reads": reads, "replica": replica}
 
 
@@ -148,12 +136,15 @@ def test_primary_down_the_replica_still_serves_the_newest_post(pair, tmp_path, c
     client = feed_client(pair)
     pair.primary.halt()
     try:
-        # The replica has applied all it received: fresh, though the primary is out of reach.
+        pair.wait_for_status(lambda status: status["Slave_IO_Running"] != "Yes", "disconnected")
+        # Not fresh (it cannot know what it misses), but the primary is out of reach: read anyway.
         page = client.get("/")
         assert_read_from(page, "replica")
         assert feed_texts(page) == ["before the outage"]
         assert_read_from(client.get(f"/api/posts?after={newest - 1}"), "replica")
-        assert health(client) == expected_health("replica", "fresh", None)
+        replica = health(client)["replica"]
+        assert (replica["state"], replica["lag_seconds"]) == ("disconnected", None)
+        assert "reading the disconnected replica: the primary is unavailable" in caplog.text
         # The poster's page of a post the replica lacks: no primary to ask, so the replica's page.
         landing = client.get(posters_page(newest + 1))
         assert_read_from(landing, "replica")
@@ -162,7 +153,7 @@ def test_primary_down_the_replica_still_serves_the_newest_post(pair, tmp_path, c
         # A stale replica beats a 503.
         pair.on_replica("STOP SLAVE SQL_THREAD")
         assert_read_from(client.get("/"), "replica")
-        assert health(client) == expected_health("replica", "stopped", None)
+        assert health(client)["replica"]["state"] == "stopped"
         assert "reading the stopped replica: the primary is unavailable" in caplog.text
 
         # Neither answers: the friendly 503, as without a replica.
@@ -212,29 +203,58 @@ def test_a_hung_replica_is_skipped_while_the_primary_is_still_read(pair, caplog)
 def test_the_poster_sees_their_post_from_the_primary_until_the_replica_has_it(pair):
     older, _ = pair.add_post("older")
     pair.wait_until_caught_up()
-    # No IO thread, all received applied: fresh by the rule, yet the next post never arrives.
-    pair.on_replica("STOP SLAVE IO_THREAD")
-    own, name = pair.add_post("my own post", image_bytes("JPEG"))
-    client = feed_client(pair)
-    assert health(client)["replica"]["state"] == "fresh"
+    # Delayed by 60 s and allowed an hour of lag: fresh by the rule, yet without the next post.
+    pair.start_replication(delay_seconds=60)
+    try:
+        own, name = pair.add_post("my own post", image_bytes("JPEG"))
+        client = feed_client(pair, replica_max_lag_seconds=3600)
+        assert health(client)["replica"]["state"] == "fresh"
 
-    landing = client.get(posters_page(own))
-    assert_read_from(landing, "primary")
-    assert feed_texts(landing) == ["my own post", "older"]
-    assert landing.headers["Cache-Control"] == "no-store"
+        landing = client.get(posters_page(own))
+        assert_read_from(landing, "primary")
+        assert feed_texts(landing) == ["my own post", "older"]
+        assert landing.headers["Cache-Control"] == "no-store"
 
-    feed = client.get("/")
-    assert_read_from(feed, "replica")
-    assert feed_texts(feed) == ["older"]
-    assert feed.headers["Cache-Control"] == PUBLIC
+        feed = client.get("/")
+        assert_read_from(feed, "replica")
+        assert feed_texts(feed) == ["older"]
+        assert feed.headers["Cache-Control"] == PUBLIC
 
-    already_there = client.get(posters_page(older))
-    assert_read_from(already_there, "replica")
-    assert already_there.headers["Cache-Control"] == "no-store"
+        already_there = client.get(posters_page(older))
+        assert_read_from(already_there, "replica")
+        assert already_there.headers["Cache-Control"] == "no-store"
 
-    # Its photo, on the page the primary rendered, too.
-    assert_read_from(client.get(f"/storage/{name}"), "primary")
-    assert client.get(f"/storage/{'0' * 32}.jpg").status_code == 404
+        # Its photo, on the page the primary rendered, too.
+        assert_read_from(client.get(f"/storage/{name}"), "primary")
+        assert client.get(f"/storage/{'0' * 32}.jpg").status_code == 404
+    finally:
+        pair.start_replication(delay_seconds=0)
+    pair.wait_until_caught_up()
+
+
+def test_a_replica_whose_login_is_refused_is_not_fresh(pair, caplog):
+    # The replication account's password changed on the primary: the replica keeps what it has
+    # applied and retries, refused (1045); it will never catch up by itself.
+    account = pair.replication_account
+    at = (account.user, pair.primary.host)
+    pair.on_primary("ALTER USER %s@%s IDENTIFIED BY 'changed-elsewhere'", at)
+    try:
+        pair.on_replica("STOP SLAVE IO_THREAD")
+        pair.on_replica("START SLAVE IO_THREAD")
+        pair.wait_for_status(lambda status: status["Last_IO_Errno"] == 1045, "refused")
+        pair.add_post("only on the primary")
+        client = feed_client(pair)
+        page = client.get("/")
+        assert_read_from(page, "primary")
+        assert feed_texts(page) == ["only on the primary"]
+        replica = health(client)["replica"]
+        assert replica["state"] == "disconnected" and replica["error"].startswith("1045: "), replica
+        assert "reading the primary, not the replica: it is disconnected" in caplog.text
+    finally:
+        pair.on_primary("ALTER USER %s@%s IDENTIFIED BY %s", (*at, account.password))
+        pair.on_replica("STOP SLAVE IO_THREAD")
+        pair.on_replica("START SLAVE IO_THREAD")
+    pair.wait_until_caught_up()
 
 
 def test_a_server_that_replicates_nothing_is_not_read(pair):
@@ -268,26 +288,28 @@ _CAUGHT_UP = {
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"Seconds_Behind_Master": 5}, ("fresh", 5)),
-        ({"Seconds_Behind_Master": 6, "Exec_Master_Log_Pos": 800}, ("lagging", 6)),
-        ({"Seconds_Behind_Master": None}, ("lagging", None)),
-        ({"Slave_IO_Running": "Connecting", "Seconds_Behind_Master": None}, ("fresh", None)),
-        # The primary went away before the replica applied what it had received.
+        ({"Seconds_Behind_Master": 5}, ("fresh", 5, None)),
+        ({"Seconds_Behind_Master": 6, "Exec_Master_Log_Pos": 800}, ("lagging", 6, None)),
+        ({"Seconds_Behind_Master": None}, ("lagging", None, None)),
+        # Not receiving, whatever it applied: the primary out of reach, purged logs, a refused login.
+        ({"Slave_IO_Running": "Connecting", "Seconds_Behind_Master": None}, ("disconnected", None, None)),
         (
-            {"Slave_IO_Running": "Connecting", "Seconds_Behind_Master": None, "Exec_Master_Log_Pos": 800},
-            ("lagging", None),
+            {"Slave_IO_Running": "No", "Last_IO_Errno": 1236, "Last_IO_Error": "Got fatal error 1236"},
+            ("disconnected", None, "1236: Got fatal error 1236"),
         ),
-        # Still in the previous binlog file: not everything received is applied.
         (
-            {"Slave_IO_Running": "No", "Seconds_Behind_Master": None, "Relay_Master_Log_File": "bin.000001"},
-            ("lagging", None),
+            {"Slave_IO_Running": "Connecting", "Last_IO_Errno": 1045, "Last_IO_Error": "Access denied"},
+            ("disconnected", None, "1045: Access denied"),
         ),
-        ({"Slave_SQL_Running": "No", "Seconds_Behind_Master": None}, ("stopped", None)),
+        (
+            {"Slave_SQL_Running": "No", "Last_SQL_Errno": 1146, "Last_SQL_Error": "Table doesn't exist"},
+            ("stopped", None, "1146: Table doesn't exist"),
+        ),
     ],
 )
 def test_classify_replication_status(changes, expected):
     health = classify({**_CAUGHT_UP, **changes}, max_lag_seconds=5)
-    assert (health.state, health.lag_seconds) == expected
+    assert (health.state, health.lag_seconds, health.error) == expected
 
 
 def test_an_empty_replication_status_is_not_replicating():

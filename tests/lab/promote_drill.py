@@ -37,15 +37,16 @@ class Writer(threading.Thread):
 
     def __init__(self, site: SiteClient):
         super().__init__(daemon=True)
-        self.site, self.results, self._stop = site, [], threading.Event()
+        # Not `_stop`: threading.Thread has a method of that name, which join() calls.
+        self.site, self.results, self._stopping = site, [], threading.Event()
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             self.results.append(self.site.post("drill", timeout=20))
-            self._stop.wait(POST_INTERVAL_S)
+            self._stopping.wait(POST_INTERVAL_S)
 
     def stop(self):
-        self._stop.set()
+        self._stopping.set()
         self.join(60)
 
 
@@ -59,6 +60,8 @@ def promote(replica: str) -> float:
         [
             str(pathlib.Path(sys.executable).parent / "ansible-playbook"),
             *("playbooks/db_promote.yml", "--extra-vars", f"extagram_shared_db_primary={replica}"),
+            # The drill destroyed S7's VM itself: nothing can reach it to fence it, and it is gone.
+            *("--extra-vars", "db_promote_old_primary_gone=true"),
         ],
         cwd=REPO,
         check=True,

@@ -240,8 +240,8 @@ def create_replication_account(primary: MariaDBServer, user: str = "extagram_rep
     with primary.root_connection() as connection, connection.cursor() as cursor:
         at = (user, primary.host)
         cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s", (*at, account.password))
-        cursor.execute("GRANT REPLICATION SLAVE, BINLOG MONITOR, RELOAD ON *.* TO %s@%s", at)
-        cursor.execute(f"GRANT SELECT, LOCK TABLES, SHOW VIEW, TRIGGER ON {DB_NAME}.* TO %s@%s", at)
+        cursor.execute("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO %s@%s", at)
+        cursor.execute(f"GRANT SELECT, SHOW VIEW, TRIGGER ON {DB_NAME}.* TO %s@%s", at)
     return account
 
 

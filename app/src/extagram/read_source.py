@@ -23,8 +23,9 @@ from extagram.db import UNAVAILABLE_ERRORS, connect_replica, get_db
 REPLICA = "replica"
 PRIMARY = "primary"
 
-# The replica's states: fresh | lagging | stopped (SQL thread) | not-replicating (no replication
-# configured, e.g. promoted) | down (no answer) | none (no replica configured).
+# The replica's states: fresh | lagging | stopped (SQL thread) | disconnected (not receiving from the
+# primary) | not-replicating (no replication configured, e.g. promoted) | down (no answer) | none
+# (no replica configured).
 FRESH = "fresh"
 
 _LAST_LOGGED = "extagram.read_source.last_logged"
@@ -34,9 +35,11 @@ _LAST_LOGGED = "extagram.read_source.last_logged"
 class ReplicaHealth:
     state: str
     lag_seconds: int | None = None
+    # What the replica's own thread says went wrong (MariaDB's error number and text), if anything.
+    error: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"state": self.state, "lag_seconds": self.lag_seconds}
+        return {"state": self.state, "lag_seconds": self.lag_seconds, "error": self.error}
 
 
 NOT_CONFIGURED = ReplicaHealth("none")
@@ -47,22 +50,21 @@ def classify(status: Mapping[str, Any] | None, max_lag_seconds: int) -> ReplicaH
     if not status:
         return ReplicaHealth("not-replicating")
     if status["Slave_SQL_Running"] != "Yes":
-        return ReplicaHealth("stopped")
+        return ReplicaHealth("stopped", error=_thread_error(status, "SQL"))
+    # Not receiving (the primary out of reach, the login refused, its binary log purged): whatever
+    # it applied, it cannot know what it misses. Read the primary, or this copy if it is down too.
+    if status["Slave_IO_Running"] != "Yes":
+        return ReplicaHealth("disconnected", error=_thread_error(status, "IO"))
     lag = status["Seconds_Behind_Master"]
     lag = None if lag is None else int(lag)
     if lag is not None and lag <= max_lag_seconds:
         return ReplicaHealth(FRESH, lag)
-    # The primary is out of the replica's reach (lag unknown): what it sent last is all there is.
-    if status["Slave_IO_Running"] != "Yes" and _applied_all_received(status):
-        return ReplicaHealth(FRESH, lag)
     return ReplicaHealth("lagging", lag)
 
 
-def _applied_all_received(status: Mapping[str, Any]) -> bool:
-    return (
-        status["Master_Log_File"] == status["Relay_Master_Log_File"]
-        and status["Read_Master_Log_Pos"] == status["Exec_Master_Log_Pos"]
-    )
+def _thread_error(status: Mapping[str, Any], thread: str) -> str | None:
+    number = status.get(f"Last_{thread}_Errno")
+    return f"{number}: {status.get(f'Last_{thread}_Error', '')}" if number else None
 
 
 def get_read_db() -> Connection:

@@ -104,6 +104,7 @@ def test_a_write_on_the_primary_reaches_the_replica_and_lag_returns_to_zero(host
 def test_status_command_shows_role_and_lag(host):
     out = host.check_output(helpers.as_root("extagram-db-status"))
     assert "replica" in out and "Slave_SQL_Running: Yes" in out and "Seconds_Behind_Master: 0" in out
+    assert "Verdict: fresh" in out
     assert "primary" in primary().check_output(helpers.as_root("extagram-db-status"))
 
 
@@ -123,3 +124,23 @@ def test_a_broken_replica_is_reseeded_by_one_command(host, probe_table):
     status = replica_status(host)
     assert status["Slave_IO_Running"] == "Yes" and status["Slave_SQL_Running"] == "Yes", status
     assert sql(host, f"SELECT COUNT(*) FROM {probe_table}") == "1"
+    assert sql(host, "SHOW DATABASES LIKE 'extagram\\_%'") == ""  # no scratch copy left behind
+
+
+def test_a_failed_seed_leaves_the_old_copy(host):
+    """The copy fails (here: the primary's client file is gone, so mariadb-dump cannot log in);
+    the replica keeps every row it had, and says it is not fresh."""
+    client_file = "/etc/mysql/extagram-primary.cnf"
+    posts = sql(host, "SELECT COUNT(*) FROM extagram.posts")
+    sql(host, "STOP SLAVE")
+    host.check_output(f"mv {client_file} {client_file}.away")
+    try:
+        failed = host.run("extagram-replica-seed")
+        verdict = host.check_output("extagram-db-status")
+    finally:
+        host.check_output(f"mv {client_file}.away {client_file}")
+        sql(host, "START SLAVE")
+    assert failed.rc != 0, failed.stdout
+    assert sql(host, "SELECT COUNT(*) FROM extagram.posts") == posts
+    assert sql(host, "SHOW DATABASES LIKE 'extagram\\_%'") == ""
+    assert "Verdict: NOT FRESH" in verdict, verdict
