@@ -81,8 +81,10 @@ def main() -> None:
     writer = Writer(site)
     writer.start()
     time.sleep(10)  # a steady stream of acknowledged posts before the loss
-    t_loss = time.monotonic()
     lab("destroy", inventory.group("database")[0].name)
+    # From here S7 is gone: what it acknowledged before must survive, and the wait for a post
+    # accepted again starts (posts accepted while `destroy` ran were S7's).
+    t_loss = time.monotonic()
     promote_s = promote(args.replica)
     while time.monotonic() - t_loss < PROMOTE_TIMEOUT_S:
         accepted = [r for r in writer.results if r.status == 303 and r.start > t_loss]
