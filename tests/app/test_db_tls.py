@@ -30,9 +30,7 @@ def server_ca(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCA:
 
 @pytest.fixture(scope="module")
 def tls_mariadb(server_ca: ThrowawayCA) -> Iterator[Database]:
-    tls_files = (server_ca.ca_file, server_ca.certificate_file, server_ca.key_file)
-    options = (f"--ssl-{kind}={path}" for kind, path in zip(("ca", "cert", "key"), tls_files, strict=True))
-    with mariadb_server.MariaDBServer(*options) as server:
+    with mariadb_server.MariaDBServer(*mariadb_server.tls_options(server_ca)) as server:
         accounts = mariadb_server.provision(server)
         output = mariadb_server.migrate(server, accounts)
         with server.root_connection() as connection, connection.cursor() as cursor:

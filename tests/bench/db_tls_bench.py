@@ -120,8 +120,7 @@ def main() -> None:
     photo = noise_jpeg((args.photo_side, args.photo_side))
     with tempfile.TemporaryDirectory(prefix="extagram-db-tls-") as work:
         ca = ThrowawayCA(Path(work), "mariadb")
-        tls = (f"--ssl-ca={ca.ca_file}", f"--ssl-cert={ca.certificate_file}", f"--ssl-key={ca.key_file}")
-        with mariadb_server.MariaDBServer(*tls) as server:
+        with mariadb_server.MariaDBServer(*mariadb_server.tls_options(ca)) as server:
             accounts = mariadb_server.provision(server)
             mariadb_server.migrate(server, accounts)
 

@@ -205,6 +205,11 @@ class MariaDBServer:
         )
 
 
+def tls_options(ca) -> tuple[str, ...]:
+    """mariadbd's options to serve TLS with a ThrowawayCA's certificate (made for 127.0.0.1)."""
+    return (f"--ssl-ca={ca.ca_file}", f"--ssl-cert={ca.certificate_file}", f"--ssl-key={ca.key_file}")
+
+
 def start_together(*servers: MariaDBServer) -> None:
     """Start several servers (a primary and its replica), their slow datadir setups side by side."""
     with ThreadPoolExecutor(len(servers)) as pool:

@@ -107,6 +107,13 @@ def as_root(command):
     return f"sudo sh -c {shlex.quote(command)}"
 
 
+def replica_status(host):
+    """The node's SHOW SLAVE STATUS as {column: value} (empty when it replicates nothing)."""
+    out = host.check_output(as_root("mysql -e 'SHOW SLAVE STATUS\\G'"))
+    pairs = (line.strip().partition(": ") for line in out.splitlines() if ": " in line)
+    return {key: value for key, _, value in pairs}
+
+
 def curl(host, target, *options, keep_body=True, max_time=30):
     """(status, lower-cased headers, body) of `curl` run on `host` for `target` (a URL, with any
     curl options before it); `options` go to curl as they are (quote them); keep_body=False for

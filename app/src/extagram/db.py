@@ -41,6 +41,7 @@ def connect_replica(config: Config) -> pymysql.connections.Connection:
 def _connect(
     config: Config, unix_socket: str | None, *, autocommit: bool = False
 ) -> pymysql.connections.Connection:
+    tls = _tls_context(config.db_tls_ca) if unix_socket is None and config.db_tls_ca else None
     connection = pymysql.connect(
         host=config.db_host,
         port=config.db_port,
@@ -55,20 +56,14 @@ def _connect(
         read_timeout=config.db_connect_timeout,
         write_timeout=config.db_connect_timeout,
         autocommit=autocommit,
-        **_transport_security(config, over_tcp=unix_socket is None),
+        # A unix socket never leaves the node. Without ssl_disabled, PyMySQL >= 1.2 tries unverified
+        # TLS ("preferred"), which stops no active attacker and builds a context per connection.
+        **({"ssl": tls} if tls else {"ssl_disabled": True}),
     )
-    if unix_socket is None and config.db_tls_ca:
-        _tls_context(config.db_tls_ca).remember(connection)
+    if tls:
+        tls.remember(connection)
     _use_query_timeouts(connection, config.db_query_timeout)
     return connection
-
-
-def _transport_security(config: Config, *, over_tcp: bool) -> dict:
-    if over_tcp and config.db_tls_ca:
-        return {"ssl": _tls_context(config.db_tls_ca)}
-    # A unix socket never leaves the node. PyMySQL >= 1.2 would otherwise try unverified TLS
-    # ("preferred"), which stops no active attacker and builds a context per connection (~30 ms).
-    return {"ssl_disabled": True}
 
 
 class _ResumingContext(ssl.SSLContext):

@@ -23,12 +23,6 @@ def sql(host, query):
     return host.check_output(helpers.as_root(f'mysql --batch --skip-column-names -e "{query}"'))
 
 
-def replica_status(host):
-    out = host.check_output(helpers.as_root("mysql -e 'SHOW SLAVE STATUS\\G'"))
-    pairs = (line.strip().partition(": ") for line in out.splitlines() if ": " in line)
-    return {key: value for key, _, value in pairs}
-
-
 def primary_name():
     return helpers.running("database")[0]
 
@@ -80,7 +74,7 @@ def test_replica_leaves_the_memory_to_the_app(host):
 
 
 def test_replica_follows_the_primary_by_gtid(host):
-    status = replica_status(host)
+    status = helpers.replica_status(host)
     assert status["Slave_IO_Running"] == "Yes", status.get("Last_IO_Error")
     assert status["Slave_SQL_Running"] == "Yes", status.get("Last_SQL_Error")
     assert status["Master_Host"] == helpers.address(primary_name())
@@ -98,7 +92,7 @@ def test_a_write_on_the_primary_reaches_the_replica_and_lag_returns_to_zero(host
     token = uuid.uuid4().hex
     sql(primary(), f"INSERT INTO {probe_table} VALUES ('{token}')")
     assert wait_for(host, f"SELECT COUNT(*) FROM {probe_table} WHERE token='{token}'", "1") == "1"
-    assert replica_status(host)["Seconds_Behind_Master"] == "0"
+    assert helpers.replica_status(host)["Seconds_Behind_Master"] == "0"
 
 
 def test_status_command_shows_role_and_lag(host):
@@ -115,13 +109,13 @@ def test_a_broken_replica_is_reseeded_by_one_command(host, probe_table):
     sql(host, f"DROP TABLE {probe_table}")  # local only: the replica writes no binary log
     sql(primary(), f"INSERT INTO {probe_table} VALUES ('{uuid.uuid4().hex}')")
     deadline = time.monotonic() + CATCH_UP_S
-    while replica_status(host)["Slave_SQL_Running"] == "Yes" and time.monotonic() < deadline:
+    while helpers.replica_status(host)["Slave_SQL_Running"] == "Yes" and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert replica_status(host)["Last_SQL_Errno"] == "1146"  # the table it must write to is gone
+    assert helpers.replica_status(host)["Last_SQL_Errno"] == "1146"  # the table it must write to is gone
 
     helpers.run_playbook("playbooks/replica_reseed.yml", limit=host.backend.host)
 
-    status = replica_status(host)
+    status = helpers.replica_status(host)
     assert status["Slave_IO_Running"] == "Yes" and status["Slave_SQL_Running"] == "Yes", status
     assert sql(host, f"SELECT COUNT(*) FROM {probe_table}") == "1"
     assert sql(host, "SHOW DATABASES LIKE 'extagram\\_%'") == ""  # no scratch copy left behind

@@ -17,12 +17,6 @@ def primary_address():
     return helpers.address(helpers.hosts("database")[0])
 
 
-def replica_status(host):
-    out = host.check_output("mysql -e 'SHOW SLAVE STATUS\\G'")
-    pairs = (line.strip().partition(": ") for line in out.splitlines() if ": " in line)
-    return {key: value for key, _, value in pairs}
-
-
 def handshake(host, *options):
     """openssl's TLS handshake with the primary after MariaDB's own greeting (STARTTLS)."""
     target = f"{primary_address()}:{PORT}"
@@ -33,7 +27,7 @@ def handshake(host, *options):
 
 
 def test_the_replica_follows_the_primary_over_verified_tls(host):
-    status = replica_status(host)
+    status = helpers.replica_status(host)
     assert status["Slave_IO_Running"] == "Yes", status.get("Last_IO_Error")
     assert status["Master_SSL_Allowed"] == "Yes"
     assert status["Master_SSL_Verify_Server_Cert"] == "Yes"
