@@ -142,8 +142,10 @@ def test_primary_down_the_replica_still_serves_the_newest_post(pair, tmp_path, c
         assert_read_from(page, "replica")
         assert feed_texts(page) == ["before the outage"]
         assert_read_from(client.get(f"/api/posts?after={newest - 1}"), "replica")
-        replica = health(client)["replica"]
-        assert (replica["state"], replica["lag_seconds"]) == ("disconnected", None)
+        answer = health(client)
+        assert answer["reads"] == "replica"
+        assert (answer["replica"]["state"], answer["replica"]["lag_seconds"]) == ("disconnected", None)
+        assert answer["replica"]["error"].startswith("2003: "), answer  # the primary refuses connections
         assert "reading the disconnected replica: the primary is unavailable" in caplog.text
         # The poster's page of a post the replica lacks: no primary to ask, so the replica's page.
         landing = client.get(posters_page(newest + 1))
@@ -153,7 +155,7 @@ def test_primary_down_the_replica_still_serves_the_newest_post(pair, tmp_path, c
         # A stale replica beats a 503.
         pair.on_replica("STOP SLAVE SQL_THREAD")
         assert_read_from(client.get("/"), "replica")
-        assert health(client)["replica"]["state"] == "stopped"
+        assert health(client) == expected_health("replica", "stopped", None)
         assert "reading the stopped replica: the primary is unavailable" in caplog.text
 
         # Neither answers: the friendly 503, as without a replica.
