@@ -62,8 +62,8 @@ test-failover: host-deps venv
 test-roles: host-deps venv
 	$(LAB) run $(VENV)/bin/python tests/lab/role_suite.py $(ROLES)
 
-# S7 destroyed, a replica promoted (playbooks/db_promote.yml), posting again: on a converged lab
-# (`make up`), which it leaves without S7 (rebuild it with `make down up`). docs/database.md.
+# S7 destroyed, a replica promoted (playbooks/db_promote.yml), S7 rebuilt and rejoined, then
+# primary again: on a converged lab (`make up`), which it leaves as it found it. docs/database.md.
 test-promote: host-deps venv
 	$(LAB) run $(PY) tests/lab/promote_drill.py
 

@@ -20,17 +20,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import pathlib
 import secrets
 import shlex
 import statistics
-import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "failover"))
-
-# tests/failover is a directory of scripts, not a package.
-from labctl import LabError, ssh
-
+from extagram_failover.labctl import LabError, ssh
 from extagram_lab import inventory
 
 BENCH_USER = "extagram_bench"

@@ -13,12 +13,10 @@ import secrets
 import sys
 import time
 
-import labctl
-import node_kinds
 import pytest
-import report
-from site_client import SiteClient
 
+from extagram_failover import labctl, node_kinds, report
+from extagram_failover.site_client import SiteClient
 from extagram_lab import inventory
 
 _ROWS_KEY = pytest.StashKey[list]()

@@ -15,14 +15,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import loadgen
-import report
-from bounds import HALT_WAIT_MAX_S, LATENCY_FACTOR, LATENCY_SLACK_S, QUIET_WINDOW_S
-from loadgen import PAGE, PHOTO, POST, STATIC, percentile
-from site_client import SiteClient, describe
+from extagram_failover import loadgen, report
+from extagram_failover.bounds import HALT_WAIT_MAX_S, LATENCY_FACTOR, LATENCY_SLACK_S, QUIET_WINDOW_S
+from extagram_failover.loadgen import PAGE, PHOTO, POST, STATIC, percentile
+from extagram_failover.site_client import SiteClient, describe
 
 if TYPE_CHECKING:
-    from node_kinds import Node
+    from extagram_failover.node_kinds import Node
 
 READER_KINDS = (PAGE, PHOTO, STATIC)
 MODES = ("stop", "halt")  # stop the node's unit (connections refused); halt its VM (packets vanish)

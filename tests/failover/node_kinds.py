@@ -17,9 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import labctl
-import loadgen
-from bounds import (
+from extagram_failover import labctl, loadgen
+from extagram_failover.bounds import (
     DB_DOWN_P99_MAX_S,
     HALT_WAIT_MAX_S,
     NFS_BACK_TIMEOUT_S,
@@ -29,10 +28,9 @@ from bounds import (
     STALL_GRACE_S,
     UPLOAD_MAX_S,
 )
-from failover_case import Case, expect_p99_near_baseline, fmt_s, latencies, p
-from loadgen import PAGE, PHOTO, POST, STATIC, Result, percentile
-from site_client import SiteClient, describe, friendly_503, upload_unavailable_page
-
+from extagram_failover.failover_case import Case, expect_p99_near_baseline, fmt_s, latencies, p
+from extagram_failover.loadgen import PAGE, PHOTO, POST, STATIC, Result, percentile
+from extagram_failover.site_client import SiteClient, describe, friendly_503, upload_unavailable_page
 from extagram_lab import inventory
 
 APP_PORT = inventory.shared_setting("extagram_shared_app_port")

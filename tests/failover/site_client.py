@@ -11,8 +11,7 @@ import re
 import time
 from collections import Counter
 
-import labctl
-import loadgen
+from extagram_failover import labctl, loadgen
 
 MARKER = re.compile(r"failover probe (fo-[A-Za-z0-9_.-]+)")
 TRACEBACK_SIGNS = (

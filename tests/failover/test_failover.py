@@ -14,12 +14,10 @@ import random
 import time
 from collections import Counter
 
-import labctl
-import loadgen
-import node_kinds
 import pytest
-import report
-from bounds import (
+
+from extagram_failover import labctl, loadgen, node_kinds, report
+from extagram_failover.bounds import (
     BALANCER_REBOOT_MAX_S,
     BASELINE_S,
     BOOT_TIMEOUT_S,
@@ -33,7 +31,7 @@ from bounds import (
     REFUSAL_PAGE_MAX_S,
     WRITER_THREADS,
 )
-from failover_case import (
+from extagram_failover.failover_case import (
     MODES,
     READER_KINDS,
     Case,
@@ -45,8 +43,8 @@ from failover_case import (
     p,
     report_pair,
 )
-from loadgen import PAGE, PHOTO, POST, STATIC, percentile
-from site_client import describe, friendly_503, has_traceback
+from extagram_failover.loadgen import PAGE, PHOTO, POST, STATIC, percentile
+from extagram_failover.site_client import describe, friendly_503, has_traceback
 
 CASES = [
     pytest.param(node.name, mode, id=f"{node.name}-{mode}")

@@ -1,11 +1,11 @@
-"""db_promote.yml's comparison of replica positions (playbooks/filter_plugins/gtid.py)."""
+"""The comparison of GTID positions (roles/extagram_shared/filter_plugins/gtid.py)."""
 
 import importlib.util
 from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).parents[2] / "playbooks" / "filter_plugins" / "gtid.py"
+_PATH = Path(__file__).parents[2] / "roles/extagram_shared/filter_plugins/gtid.py"
 _SPEC = importlib.util.spec_from_file_location("gtid_filter", _PATH)
 gtid = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(gtid)
@@ -22,6 +22,10 @@ _SPEC.loader.exec_module(gtid)
         # Domain by domain: ahead in one does not make up for behind in another.
         ("0-17-90,1-12-3", "0-17-83,1-12-7", ["1-12-7"]),
         ("0-17-90", "0-17-83, 2-13-1", ["2-13-1"]),
+        # A primary's binary log joined with its replica position: the highest of each domain.
+        ("17-17-40,17-17-12,12-12-9", "17-17-40,12-12-9", []),
+        # A former primary's own writes that the promoted node never received.
+        ("17-17-38,12-12-9", "17-17-40", ["17-17-40"]),
     ],
 )
 def test_what_the_candidate_lacks(position, other, missing):

@@ -56,6 +56,8 @@ def test_config(host):
     assert conf.mode == 0o644
     assert conf.contains("skip-name-resolve")
     assert sql(host, "SELECT @@skip_name_resolve") == "1"
+    # Its own GTID domain: a former primary's writes show apart from the next primary's.
+    assert sql(host, "SELECT @@gtid_domain_id = @@server_id AND @@gtid_domain_id > 0") == "1"
 
 
 def test_root_uses_the_unix_socket_only(host):
