@@ -55,6 +55,7 @@ ROLE_PACKAGES = [
     "nftables",
     "chrony",
     "unattended-upgrades",
+    "rsync",
 ]
 # Preinstalled, but a node only runs them once its role enables them. The apt timers stay enabled
 # as on a stock Debian: role common's task that enables them took 26 s of site.yml (2026-12-06)

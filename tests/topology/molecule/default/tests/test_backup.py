@@ -1,0 +1,69 @@
+"""Role backup on the lab: each backup node takes a backup from a fresh replica, restores it into
+a scratch server to check it, and the account it uses on the database nodes can do nothing else.
+"""
+
+import concurrent.futures
+
+import pytest
+
+from extagram_lab.inventory import shared_setting
+from extagram_testing import testinfra_helpers as helpers
+
+testinfra_hosts = helpers.running("backup")
+# Runs a backup on every backup node and compares its counts with the primary's: alone.
+pytestmark = pytest.mark.serial
+PHOTOS_DIR = f"{shared_setting('extagram_shared_export_dir')}/photos"
+
+
+def newest_check(host):
+    """The CHECKED fields of the node's newest backup."""
+    fields = host.check_output("cat /var/backups/extagram/latest/CHECKED").split()
+    return dict(field.split("=", 1) for field in fields)
+
+
+@pytest.fixture(scope="module")
+def backed_up():
+    """One backup on every backup node, run together; {node: the unit's exit code}."""
+
+    def backup(name):
+        return helpers.node(name).run(helpers.as_root("systemctl start extagram-backup.service")).rc
+
+    with concurrent.futures.ThreadPoolExecutor(len(testinfra_hosts)) as pool:
+        return dict(zip(testinfra_hosts, pool.map(backup, testinfra_hosts), strict=True))
+
+
+def test_the_timer_is_set(host):
+    assert host.service("extagram-backup.timer").is_enabled
+    assert host.service("extagram-backup.timer").is_running
+
+
+def test_a_backup_comes_from_a_fresh_replica_and_its_restore_holds_every_post(host, backed_up):
+    assert backed_up.get(host.backend.host) == 0, backed_up
+    checked = newest_check(host)
+    assert checked["source"] in helpers.addresses("feed"), checked  # a replica, not the primary
+    [primary] = helpers.hosts("database")
+    posts = helpers.node(primary).check_output(
+        helpers.as_root("mysql --batch --skip-column-names -e 'SELECT COUNT(*) FROM extagram.posts'")
+    )
+    assert checked["posts"] == posts
+    assert checked["photos"] == host.check_output(f"find {PHOTOS_DIR} -type f | wc -l")
+
+
+def test_every_file_matches_its_checksum(host, backed_up):
+    listing = host.check_output("extagram-backups --verify")
+    newest = listing.splitlines()[1]
+    assert " ok " in newest, listing
+
+
+def test_the_dump_account_runs_the_dump_and_nothing_else(host, backed_up):
+    [primary] = helpers.hosts("database")
+    asked = host.run(
+        "ssh -i /root/.ssh/extagram_backup -o BatchMode=yes "
+        "-o UserKnownHostsFile=/root/.ssh/extagram_backup_known_hosts "
+        f"-l extagram-dump {helpers.address(primary)} cat /etc/passwd | head -c 2 | od -An -tx1"
+    )
+    assert asked.stdout.split() == ["1f", "8b"], asked  # a gzip stream, whatever was asked
+    wrote = helpers.node(primary).run(
+        helpers.as_root("sudo -u extagram-dump mariadb -e 'DELETE FROM extagram.posts'")
+    )
+    assert wrote.rc != 0 and "denied" in wrote.stderr, wrote
