@@ -30,7 +30,8 @@ def render(name: str, target: Path, **settings) -> Path:
 class BackupNode:
     """The backup node's commands in a directory, with the pair's servers as its two sources."""
 
-    def __init__(self, pair: Replication, root: Path):
+    def __init__(self, pair: Replication, root: Path, offsite: str = ""):
+        root.mkdir(exist_ok=True)
         self.store, self.photos = root / "store", root / "photos"
         self.photos.mkdir()
         dump = render(
@@ -51,7 +52,9 @@ class BackupNode:
             "hostvars": {"replica": {"ansible_host": "replica"}, "primary": {"ansible_host": "primary"}},
             "backup_photos_dir": self.photos,
             "backup_dump_command": ask,
-            "backup_offsite_target": "",
+            "backup_offsite_target": offsite,
+            "backup_ssh_key": root / "key",
+            "backup_known_hosts": root / "known_hosts",
         }
         self.backup = render("extagram-backup", root / "extagram-backup", **settings)
         self.listing = render("extagram-backups", root / "extagram-backups", **settings)
@@ -132,3 +135,18 @@ def test_unchanged_photos_are_shared_old_backups_go_and_damage_is_found(pair, no
     (third / "photos/new.jpg").write_bytes(b"\xff\xd8 damaged")
     listed = node.run(node.listing, "--verify")
     assert third.name in listed.stdout and "FAILED" in listed.stdout, listed.stdout
+
+
+def test_every_backup_is_copied_off_the_site_when_a_target_is_set(pair, tmp_path):
+    offsite = tmp_path / "offsite"  # a local path stands for user@host:/path (rsync either way)
+    offsite.mkdir()
+    node = BackupNode(pair, tmp_path / "node", offsite=str(offsite))
+    (node.photos / "a.jpg").write_bytes(b"\xff\xd8 a")
+    assert node.run(node.backup).returncode == 0
+    [backup] = node.backups()
+    [copy] = [path / backup.name for path in offsite.iterdir()]  # under the node's host name
+    assert (copy / "db.sql.gz").read_bytes() == (backup / "db.sql.gz").read_bytes()
+    assert (
+        subprocess.run(["sha256sum", "--check", "--quiet", "SHA256SUMS"], cwd=copy, check=False).returncode
+        == 0
+    )

@@ -102,7 +102,7 @@ class Drill:
         t_loss = time.monotonic()
         run = self.promote("promote", self.replica, *GONE)
         accepted = []
-        while not accepted and time.monotonic() - t_loss < FIRST_POST_TIMEOUT_S:
+        while run.code == 0 and not accepted and time.monotonic() - t_loss < FIRST_POST_TIMEOUT_S:
             accepted = [r for r in writer.results if r.status == 303 and r.start > t_loss]
             time.sleep(1)
         time.sleep(5)
