@@ -92,6 +92,8 @@ def test_a_backup_comes_from_the_fresh_replica_and_a_restore_checks_it(pair, nod
     [backup] = node.backups()
     checked = node.checked(backup)
     assert (checked["source"], checked["posts"], checked["photos"]) == ("replica", "3", "2")
+    # The position the copy is consistent with: where a point-in-time recovery would start.
+    assert [(checked["position"],)] == pair.on_replica("SELECT @@gtid_slave_pos")
     assert (node.store / "latest").resolve() == backup
     assert (
         subprocess.run(["sha256sum", "--check", "--quiet", "SHA256SUMS"], cwd=backup, check=False).returncode
@@ -108,7 +110,9 @@ def test_a_stale_replica_is_passed_over_for_the_primary(pair, node):
     assert done.returncode == 0, done.stderr
     assert "replica not fresh" in done.stderr
     [backup] = node.backups()
-    assert (node.checked(backup)["source"], node.checked(backup)["posts"]) == ("primary", "1")
+    checked = node.checked(backup)
+    assert (checked["source"], checked["posts"]) == ("primary", "1")
+    assert [(checked["position"],)] == pair.on_primary("SELECT @@gtid_binlog_pos")
 
 
 def test_no_source_fails_the_run_and_leaves_nothing(pair, node):
