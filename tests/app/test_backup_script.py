@@ -183,6 +183,7 @@ def test_a_dropped_table_is_recovered_to_the_second_before(pair, node, tmp_path)
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    assert "posts: no table before, 2 after the restore up to" in done.stdout, done.stdout
     texts = [text for (text,) in pair.on_primary("SELECT post FROM extagram.posts ORDER BY id")]
     assert texts == ["in the backup", "after the backup"]
     pair.wait_until_caught_up()
