@@ -8,7 +8,7 @@ HOST_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients q
 	qemu-utils debootstrap mariadb-server mariadb-client nginx-light wrk socat dnsmasq-base \
 	iproute2 iptables e2fsprogs openssh-client rsync python3-venv chromium libnss3-tools
 
-.PHONY: up down status test controller-tests lab-prepare lint test-app test-browser test-tooling test-lab test-failover test-roles test-promote check failover bench dev host-deps venv
+.PHONY: up down status test controller-tests lab-prepare lint test-app test-browser test-tooling test-lab test-failover test-roles test-promote test-restore check failover bench dev host-deps venv
 
 up: host-deps venv ## Seven VMs, provisioned by site.yml; prints the URL
 	$(LAB) up
@@ -66,6 +66,11 @@ test-roles: host-deps venv
 # primary again: on a converged lab (`make up`), which it leaves as it found it. docs/database.md.
 test-promote: host-deps venv
 	$(LAB) run $(PY) tests/lab/promote_drill.py
+
+# S7 and S4 destroyed, rebuilt by site.yml, the site restored from a backup, then to a point in
+# time from the backup nodes' copy of the binary log: on a converged lab (`make up`). docs/backups.md.
+test-restore: host-deps venv
+	$(LAB) run $(PY) tests/lab/restore_drill.py
 
 # The working loop on a running lab (`make up` first), docs/lab.md: re-provision the nodes of a role
 # and run its tests (ROLE=nginx_balancer; several: ROLE="mariadb extagram_app"; the end-to-end

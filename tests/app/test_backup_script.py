@@ -57,6 +57,7 @@ class BackupNode:
             "backup_offsite_target": offsite,
             "backup_ssh_key": root / "key",
             "backup_known_hosts": root / "known_hosts",
+            "backup_binlog_dir": self.store / "binlog",
         }
         self.backup = render("extagram-backup", root / "extagram-backup", **settings)
         self.listing = render("extagram-backups", root / "extagram-backups", **settings)
@@ -158,6 +159,21 @@ def test_every_backup_is_copied_off_the_site_when_a_target_is_set(pair, tmp_path
     )
 
 
+def restore_on_primary(root: Path, backup: Path, until: datetime.datetime, *copies: Path):
+    """extagram-db-restore of `backup` up to `until`, as root on the primary (BackupNode's settings)."""
+    restore = render("extagram-db-restore", root / "extagram-db-restore", backup_database="extagram")
+    done = subprocess.run(
+        [restore, backup / "db.sql.gz", until.strftime("%Y-%m-%d %H:%M:%S"), *copies],
+        env={**os.environ, "HOME": str(root / "home-primary")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_a_dropped_table_is_recovered_to_the_second_before(pair, node, tmp_path):
     """Point in time: the backup, then the writes after it replayed from the primary's binary log,
     up to the second before the mistake."""
@@ -171,20 +187,70 @@ def test_a_dropped_table_is_recovered_to_the_second_before(pair, node, tmp_path)
     # As an admin would type it: in the database (the replay keeps only that database's statements).
     with pair.primary.root_connection("extagram") as connection, connection.cursor() as cursor:
         cursor.execute("DROP TABLE posts")
-    restore = render("extagram-db-restore", tmp_path / "extagram-db-restore", backup_database="extagram")
-    home = tmp_path / "home-primary"  # root's client settings for the primary (BackupNode made it)
-    until = (mistake - datetime.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S")
-    done = subprocess.run(
-        [restore, backup / "db.sql.gz", until],
-        env={**os.environ, "HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = restore_on_primary(tmp_path, backup, mistake - datetime.timedelta(seconds=1))
     assert "posts: no table before, 2 after the restore up to" in done.stdout, done.stdout
     texts = [text for (text,) in pair.on_primary("SELECT post FROM extagram.posts ORDER BY id")]
     assert texts == ["in the backup", "after the backup"]
     pair.wait_until_caught_up()
     assert pair.on_replica("SELECT post FROM extagram.posts ORDER BY id") == [(t,) for t in texts]
+
+
+def binlog_copy(pair: Replication, node: BackupNode, root: Path) -> subprocess.Popen:
+    """extagram-binlog-copy on the primary (its unix socket stands for the TLS link), started."""
+    client = root / "binlog-copy.cnf"
+    client.write_text(
+        f"[client]\nuser=root\nsocket={pair.primary.socket_path}\n[mysql]\nconnect-timeout=10\n"
+    )
+    command = render(
+        "extagram-binlog-copy",
+        root / "extagram-binlog-copy",
+        backup_binlog_dir=node.store / "binlog",
+        backup_binlog_client_file=client,
+        backup_binlog_check_seconds=1,
+        backup_binlog_server_id=1015,
+    )
+    return subprocess.Popen([command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for_copy(pair: Replication, copies: Path) -> None:
+    """Until the copy holds everything the primary has written."""
+    for _ in range(100):
+        [(file, position, *_rest)] = pair.on_primary("SHOW MASTER STATUS")
+        if (copies / file).exists() and (copies / file).stat().st_size >= position:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the copy never caught up with {file}:{position}")
+
+
+def test_the_binary_log_copy_replays_what_the_primary_no_longer_holds(pair, node, tmp_path):
+    """The copy follows the primary as it writes; a point-in-time restore replays it even when the
+    primary's own files are gone (purged here, as a lost primary's would be)."""
+    copy = binlog_copy(pair, node, tmp_path)
+    try:
+        pair.add_post("in the backup")
+        pair.wait_until_caught_up()
+        for _ in range(100):  # the copy names its directory once it has asked the primary
+            if (node.store / "binlog/current").exists():
+                break
+            time.sleep(0.1)
+        assert node.run(node.backup).returncode == 0
+        [backup] = node.backups()
+        copies = (node.store / "binlog/current").resolve()
+        assert node.checked(backup)["binlog"] == copies.name
+        pair.add_post("after the backup")
+        wait_for_copy(pair, copies)
+        pair.wait_until_caught_up()
+        [(mistake,)] = pair.on_primary("SELECT UTC_TIMESTAMP()")
+        time.sleep(1.1)
+        pair.on_primary("FLUSH BINARY LOGS")
+        [(newest, *_rest)] = pair.on_primary("SHOW MASTER STATUS")
+        pair.on_primary(f"PURGE BINARY LOGS TO '{newest}'")
+        pair.add_post("at the moment asked: not replayed")
+    finally:
+        copy.terminate()
+        output, _ = copy.communicate(timeout=30)
+    assert "copying the primary's binary log into" in output, output
+    done = restore_on_primary(tmp_path, backup, mistake + datetime.timedelta(seconds=1), copies)
+    assert "replaying the backup nodes' copy of the binary log" in done.stdout, done.stdout
+    texts = [text for (text,) in pair.on_primary("SELECT post FROM extagram.posts ORDER BY id")]
+    assert texts == ["in the backup", "after the backup"]

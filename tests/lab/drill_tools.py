@@ -92,3 +92,27 @@ def caught_up(replica: str, primary: str, timeout_s: int = 60) -> bool:
 
 def posts(node: str) -> str:
     return sql(node, "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM extagram.posts")
+
+
+class Checks:
+    """A drill's PASS/FAIL lines, and the failures it collects."""
+
+    def __init__(self):
+        self.failures: list[str] = []
+
+    def check(self, ok: bool, what: str) -> None:
+        print(f"  {'PASS' if ok else 'FAIL'}: {what}", flush=True)
+        if not ok:
+            self.failures.append(what)
+
+
+def run_drill(drill: Checks, *steps) -> None:
+    """The steps in order (a LabError stops them), the verdict, and the exit status."""
+    try:
+        for step in steps:
+            step()
+    except LabError as error:
+        drill.failures.append(str(error))
+        print(f"  STOPPED: {error}")
+    print(f"drill: {'FAILED ' + '; '.join(drill.failures) if drill.failures else 'passed'}")
+    sys.exit(1 if drill.failures else 0)

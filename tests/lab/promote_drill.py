@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import threading
 import time
 
-from extagram_failover.labctl import LabError, lab, ssh
+from extagram_failover.labctl import lab, ssh
 from extagram_failover.site_client import SiteClient
 from extagram_lab import inventory
 from extagram_lab.drill_tools import (
     PRIMARY_FILE,
+    Checks,
     caught_up,
     playbook,
     posts,
     replicates,
+    run_drill,
     sql,
 )
 
@@ -57,16 +58,11 @@ class Writer(threading.Thread):
         self.join(60)
 
 
-class Drill:
+class Drill(Checks):
     def __init__(self, replica: str, other: str, primary: str):
+        super().__init__()
         self.replica, self.other, self.primary = replica, other, primary
         self.site = SiteClient(f"https://{inventory.balancer().address}", f"drill{int(time.time())}")
-        self.failures: list[str] = []
-
-    def check(self, ok: bool, what: str) -> None:
-        print(f"  {'PASS' if ok else 'FAIL'}: {what}", flush=True)
-        if not ok:
-            self.failures.append(what)
 
     def promote(self, name: str, candidate: str, *extra: str):
         return playbook(name, "playbooks/db_promote.yml", "-e", f"db_promote_candidate={candidate}", *extra)
@@ -180,16 +176,7 @@ def main() -> None:
     args = parser.parse_args()
     other = next(name for name in feed if name != args.replica)
     drill = Drill(args.replica, other, inventory.group("database")[0].name)
-    try:
-        drill.refusals()
-        drill.loss()
-        drill.trap()
-        drill.back()
-    except LabError as error:
-        drill.failures.append(str(error))
-        print(f"  STOPPED: {error}")
-    print(f"drill: {'FAILED ' + '; '.join(drill.failures) if drill.failures else 'passed'}")
-    sys.exit(1 if drill.failures else 0)
+    run_drill(drill, drill.refusals, drill.loss, drill.trap, drill.back)
 
 
 if __name__ == "__main__":

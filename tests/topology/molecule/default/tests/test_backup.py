@@ -67,3 +67,20 @@ def test_the_dump_account_runs_the_dump_and_nothing_else(host, backed_up):
         helpers.as_root("sudo -u extagram-dump mariadb -e 'DELETE FROM extagram.posts'")
     )
     assert wrote.rc != 0 and "denied" in wrote.stderr, wrote
+
+
+def test_the_binary_log_copy_holds_everything_the_primary_wrote(host, backed_up):
+    assert host.service("extagram-binlog-copy.service").is_running
+    [primary] = helpers.hosts("database")
+    status = helpers.node(primary).check_output(
+        helpers.as_root("mariadb --batch --skip-column-names -e 'SHOW MASTER STATUS'")
+    )
+    file, position = status.split()[:2]
+    copies = host.check_output("readlink -f /var/backups/extagram/binlog/current")
+    # Written as the primary writes: a few seconds at most behind (the posts of other tests).
+    copied = host.run(
+        f"for i in $(seq 20); do s=$(stat -c %s {copies}/{file} 2>/dev/null || echo 0);"
+        f" [ $s -ge {position} ] && break; sleep 0.5; done; echo $s"
+    )
+    assert int(copied.stdout) >= int(position), (file, position, copied.stdout)
+    assert newest_check(host)["binlog"] == copies.rsplit("/", 1)[1]
