@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 LAB := $(PY) tests/lab/lab.py
 HOST_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 \
 	qemu-utils debootstrap mariadb-server mariadb-client nginx-light wrk socat dnsmasq-base \
-	iproute2 iptables e2fsprogs openssh-client rsync python3-venv chromium libnss3-tools
+	iproute2 iptables e2fsprogs openssh-client rsync python3-venv chromium libnss3-tools mtail
 
 .PHONY: up down status test controller-tests lab-prepare lint test-app test-browser test-tooling test-lab test-failover test-roles test-promote check failover bench dev host-deps venv
 

@@ -3,7 +3,7 @@
 Under a real Gunicorn with several workers: /metrics on the metrics port only, requests counted by
 route whichever worker answered, uploads accepted and refused by reason, the photo storage gauges,
 and the counts of ended workers kept while their files are folded away (the role's own
-gunicorn.conf.py). In-process: a feed node's reads by source on a real replica.
+gunicorn.conf.py). In-process: a feed node's reads by source on a real replica. S1's 404.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import jinja2
+import pytest
 import requests
 from app_helpers import out_of_connections
 from prometheus_client.parser import text_string_to_metric_families
@@ -22,6 +25,7 @@ from replica_helpers import Replication
 from extagram import create_app
 from extagram_testing.gunicorn_server import GunicornServer
 from extagram_testing.mariadb_server import free_port, settings_env
+from extagram_testing.mtail import MTAIL, requests_by_labels, run_balancer_program
 from extagram_testing.sample_images import image_bytes
 
 ROLE_TEMPLATES = Path(__file__).resolve().parents[2] / "roles/extagram_app/templates"
@@ -232,3 +236,33 @@ def test_ended_workers_keep_their_counts_and_leave_no_files(db, uploads_dir, tmp
     ) == (served)
     assert value(samples, "extagram_http_request_duration_seconds_count", route="upload.status") == served
     assert "not folded" not in log
+
+
+def test_s1_answers_404_for_metrics_and_never_asks_the_app(s1, app_server):
+    answer = urllib_get(f"{s1.url}/metrics")
+    assert answer == 404
+    assert urllib_get(f"{s1.url}/metrics?x=1") == 404
+    samples = scrape(app_server.metrics_url)
+    assert value(samples, "extagram_http_requests_total", route="none", method="GET", status="404") == 0
+
+
+@pytest.mark.skipif(MTAIL is None, reason="mtail not installed (the Makefile's HOST_PACKAGES)")
+def test_s1s_own_log_gives_its_cache_results_to_mtail(s1, db):
+    """The lines a real nginx wrote in S1's log format, read by the program S1's mtail runs."""
+    db.add_posts(2)
+    assert urllib_get(f"{s1.url}/") == 200  # a miss: the feed node answers
+    assert urllib_get(f"{s1.url}/") == 200  # within the second: S1's copy
+    assert urllib_get(f"{s1.url}/api/posts") == 200
+    assert urllib_get(f"{s1.url}/metrics") == 404
+    counts = requests_by_labels(run_balancer_program(s1.access_log))
+    assert counts[("feed", "MISS", "200")] == 2  # the page and the API, once each
+    assert counts[("feed", "HIT", "200")] == 1
+    assert counts[("none", "none", "404")] == 1
+
+
+def urllib_get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
