@@ -21,6 +21,8 @@ JOBS = {
     "node": (shared_setting("extagram_shared_node_exporter_port"), ("all",)),
     "nginx": (shared_setting("extagram_shared_nginx_exporter_port"), ("balancer", "media", "assets")),
     "mysqld": (shared_setting("extagram_shared_mysqld_exporter_port"), ("database", "feed")),
+    "extagram": (shared_setting("extagram_shared_app_metrics_port"), ("feed", "upload")),
+    "mtail": (shared_setting("extagram_shared_mtail_port"), ("balancer",)),
 }
 
 
