@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 LAB := $(PY) tests/lab/lab.py
 HOST_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 \
 	qemu-utils debootstrap mariadb-server mariadb-client nginx-light wrk socat dnsmasq-base \
-	iproute2 iptables e2fsprogs openssh-client rsync python3-venv chromium libnss3-tools
+	iproute2 iptables e2fsprogs openssh-client rsync python3-venv chromium libnss3-tools mtail \
+	prometheus
 
 .PHONY: up down status test controller-tests lab-prepare lint test-app test-browser test-tooling test-lab test-failover test-roles test-promote test-restore check failover bench dev host-deps venv
 
@@ -89,12 +90,17 @@ dev: host-deps venv ## The app on http://127.0.0.1:5000 against a private MariaD
 	$(PY) -m extagram_testing.dev_server
 
 # Debian packages the lab, the app tests and the benchmark need; apt runs only when one is missing.
+# prometheus is here for promtool (the alert rules' tests): its server, which the package enables on
+# a host that runs systemd, is turned off again.
 host-deps:
 	@missing=""; for p in $(HOST_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi; \
+	if [ -d /run/systemd/system ] && systemctl is-enabled -q prometheus.service 2>/dev/null; then \
+	  systemctl disable --now prometheus.service; \
 	fi
 
 # Collections come with the pinned `ansible` bundle from PyPI (Galaxy is not reachable from CI).

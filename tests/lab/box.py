@@ -56,6 +56,15 @@ ROLE_PACKAGES = [
     "chrony",
     "unattended-upgrades",
     "rsync",
+    # Monitoring (docs/monitoring.md): the exporters on their nodes, Prometheus and Alertmanager on
+    # the monitoring node, mtail on S1; dbus for the node exporter's systemd collector (minbase has none).
+    "prometheus-node-exporter",
+    "dbus",
+    "prometheus-nginx-exporter",
+    "prometheus-mysqld-exporter",
+    "prometheus",
+    "prometheus-alertmanager",
+    "mtail",
 ]
 # Preinstalled, but a node only runs them once its role enables them. The apt timers stay enabled
 # as on a stock Debian: role common's task that enables them took 26 s of site.yml (2026-12-06)
@@ -66,6 +75,14 @@ DISABLED_UNITS = [
     "nfs-server.service",
     "rpcbind.service",
     "rpcbind.socket",
+    # The packages enable these at install: a node runs one only once its role has configured it
+    # (each would otherwise listen on every address at the first boot).
+    "prometheus.service",
+    "prometheus-alertmanager.service",
+    "prometheus-node-exporter.service",
+    "prometheus-nginx-exporter.service",
+    "prometheus-mysqld-exporter.service",
+    "mtail.service",
     # Nobody needs these at a lab boot, and under TCG they cost it (systemd-analyze blame on s6,
     # seven VMs booting, 2026-12-06): e2scrub_reap 70 s (the lab has no LVM snapshot to reap),
     # nfs-blkmap 4.6 s (pNFS block layouts, which the lab's NFS export does not use).

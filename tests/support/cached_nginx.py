@@ -121,8 +121,9 @@ def render_role_template(name: str, **overrides: object) -> str:
 
 
 class CachedBalancer(NginxServer):
-    """S1's feed locations (with the microcache) and compression in front of `upstream_url`; everything
-    else passes. With `tls`, over HTTPS with S1's TLS settings and that CA's certificate."""
+    """S1's feed locations (with the microcache), compression, its 404 for /metrics and its access log
+    (`access_log`, in S1's format) in front of `upstream_url`; everything else passes. With `tls`,
+    over HTTPS with S1's TLS settings and that CA's certificate."""
 
     def __init__(self, upstream_url: str, tls: ThrowawayCA | None = None) -> None:
         proxy = f'proxy_pass {upstream_url}; proxy_http_version 1.1; proxy_set_header Connection "";'
@@ -130,6 +131,7 @@ class CachedBalancer(NginxServer):
         api_cache = render_role_template("feed-cache-location.j2", feed_query_check="extagram_api_query_ok")
 
         compression = render_role_template("compression.j2")
+        not_public = render_role_template("not-public.j2")
         https = render_role_template("tls.j2", nginx_balancer_tls_dir=str(tls.directory)) if tls else ""
 
         def server_block(_server: NginxServer) -> str:
@@ -137,6 +139,8 @@ class CachedBalancer(NginxServer):
             {https}
             {compression}
             add_header X-Cache-Status $upstream_cache_status always;
+            access_log {self.access_log} extagram_upstream;
+            {not_public}
             location = / {{ {proxy} {page_cache} }}
             location = /extagram.php {{ {proxy} {page_cache} }}
             location /api/ {{ {proxy} {api_cache} }}
@@ -145,7 +149,16 @@ class CachedBalancer(NginxServer):
 
         def http_block(server: NginxServer) -> str:
             cache_dir = str(server.prefix / "cache")
-            return render_role_template("feed-cache-zone.j2", nginx_balancer_cache_dir=cache_dir)
+            return render_role_template(
+                "feed-cache-zone.j2", nginx_balancer_cache_dir=cache_dir
+            ) + render_role_template("access-log-format.j2")
+
+        # Made in the prefix NginxServer creates, before nginx starts.
+        self.access_log = Path("/nonexistent")
+
+        def server_block_with_log(server: NginxServer) -> str:
+            self.access_log = server.prefix / "access.log"
+            return server_block(server)
 
         # Probing / would put a copy of the page in the cache before the caller's first request.
-        super().__init__(server_block, http_block, probe_path="/healthz", tls=tls)
+        super().__init__(server_block_with_log, http_block, probe_path="/healthz", tls=tls)

@@ -20,6 +20,7 @@ import shlex
 import subprocess
 import sys
 
+import pytest
 import testinfra.utils.ansible_runner
 import yaml
 
@@ -174,7 +175,8 @@ def expected_rule(port, addresses, comment):
     if addresses is None:
         source = ""
     else:
-        sources = sorted({str(item) for item in addresses}, key=ipaddress.ip_address)
+        # Addresses or networks (192.168.56.0/24), in nft's order.
+        sources = sorted({str(item) for item in addresses}, key=ipaddress.ip_network)
         source = f"ip saddr {sources[0]} " if len(sources) == 1 else f"ip saddr {{ {', '.join(sources)} }} "
     return f'{source}tcp dport {port} accept comment "{comment}"'
 
@@ -199,3 +201,38 @@ def assert_rule_only_on(comment, names):
         other = node(name)
         assert not other.file(f"{RULES_DIR}/{comment}.nft").exists, name
         assert comment not in {rule_comment(rule) for rule in input_rules(other, sudo=True)}, name
+
+
+def assert_runs(host, *services):
+    """Each service enabled and running on `host`."""
+    for name in services:
+        service = host.service(name)
+        assert service.is_enabled, name
+        assert service.is_running, name
+
+
+def assert_listens_on_private_address_only(host, port):
+    """TCP `port` listens on the node's private address (`ansible_host`) and on no wildcard."""
+    assert host.socket(f"tcp://{address(host)}:{port}").is_listening, port
+    assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening, port
+    assert not host.socket(f"tcp://:::{port}").is_listening, port
+
+
+def assert_exporter_private(host, service, port, role):
+    """An exporter (role `role`, unit `service`) runs, listens on the private address only, and
+    its port is open to the monitoring node alone (`<role>_prometheus_addresses`)."""
+    assert_runs(host, service)
+    assert_listens_on_private_address_only(host, port)
+    monitoring = addresses_from(host, f"{role}_prometheus_addresses", "monitoring")
+    assert_port_open_only_to(host, port, monitoring, role)
+
+
+def scrape(host, port):
+    """The /metrics text of the exporter at `host`'s private address and `port`, as the
+    monitoring node reads it (skips the test when the scenario runs no monitoring node)."""
+    monitors = running("monitoring")
+    if not monitors:
+        pytest.skip("no monitoring node in this scenario")
+    status, _, body = fetch(node(monitors[0]), "/metrics", address=address(host), port=port)
+    assert status == 200, body[:500]
+    return body

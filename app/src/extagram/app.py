@@ -10,9 +10,10 @@ from typing import Any
 
 from flask import Flask, Response
 
-from extagram import db, read_source
+from extagram import db, metrics, read_source
 from extagram.config import load_config
 from extagram.views import error_pages, feed, health, media, upload
+from extagram.views import metrics as metrics_view
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -46,6 +47,9 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     read_source.init_app(app)
     error_pages.register_error_handlers(app)
+    # First: the metrics port's requests get the metrics, and no other hook runs for them.
+    app.register_blueprint(metrics_view.bp)
+    metrics.init_app(app)
     for blueprint in _BLUEPRINTS_BY_MODE[config.mode]:
         app.register_blueprint(blueprint)
 

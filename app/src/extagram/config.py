@@ -62,6 +62,9 @@ class Config:
     replica_unix_socket: str | None = None
     # A replica further behind is not read (the primary is), unless the primary is unreachable.
     replica_max_lag_seconds: int = 5
+    # The port whose connections get the app's metrics (GET /metrics, and nothing else there);
+    # Gunicorn listens on it too. 0: the metrics are served nowhere.
+    metrics_port: int = 0
 
     def require(self, *keys: str) -> None:
         missing = [key for key in keys if getattr(self, key) in (None, "")]
@@ -89,6 +92,7 @@ _RANGES = {
     "health_interval_ms": (500, 3600000),
     "replica_max_lag_seconds": (0, 3600),
     "poster_proof_seconds": (5, 3600),
+    "metrics_port": (0, 65535),
 }
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from extagram import errors
 from extagram.errors import Rejected
 
 # Decoders Pillow may try; anything else is refused without being parsed.
@@ -78,7 +79,7 @@ def max_pixels(detected_format: str) -> int:
 def process_photo(raw: bytes) -> ProcessedPhoto:
     """Decode, shrink to MAX_SIDE, orient and re-encode, which drops EXIF/GPS and any payload."""
     if not _ONE_DECODE_AT_A_TIME.acquire(timeout=DECODE_WAIT_SECONDS):
-        raise Rejected(503, BUSY_MESSAGE)
+        raise Rejected(503, BUSY_MESSAGE, errors.BUSY)
     try:
         # The filter is process-wide: the lock also keeps another upload from restoring it.
         with warnings.catch_warnings():
@@ -87,13 +88,17 @@ def process_photo(raw: bytes) -> ProcessedPhoto:
         extension, mime_type = _FORMATS[detected_format]
         data = _reencode(small, extension)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise Rejected(413, TOO_MANY_PIXELS_MESSAGE) from None
+        raise Rejected(413, TOO_MANY_PIXELS_MESSAGE, errors.TOO_MANY_PIXELS) from None
     except UnidentifiedImageError:
         raise Rejected(
-            415, "This file is not a supported image. Please choose a JPEG, PNG, GIF or WebP photo."
+            415,
+            "This file is not a supported image. Please choose a JPEG, PNG, GIF or WebP photo.",
+            errors.NOT_AN_IMAGE,
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError):
-        raise Rejected(415, "This image is damaged or truncated. Please choose another photo.") from None
+        raise Rejected(
+            415, "This image is damaged or truncated. Please choose another photo.", errors.DAMAGED_IMAGE
+        ) from None
     finally:
         _ONE_DECODE_AT_A_TIME.release()
     return ProcessedPhoto(data, mime_type, extension)

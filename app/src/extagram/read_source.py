@@ -28,6 +28,14 @@ PRIMARY = "primary"
 # (no replica configured).
 FRESH = "fresh"
 
+# Why a request's reads went where they did (the `reason` label of extagram_db_reads_total): the
+# replica is fresh; it is not (its state, e.g. "lagging", sends the reads to the primary); the
+# primary is unavailable, so a replica that is not fresh answers anyway; no replica is configured;
+# the replica lacks the poster's post or a photo yet, so the primary answers it.
+PRIMARY_UNAVAILABLE = "primary-unavailable"
+NO_REPLICA = "no-replica"
+REPLICA_LACKS_ROW = "replica-lacks-row"
+
 _LAST_LOGGED = "extagram.read_source.last_logged"
 
 
@@ -70,13 +78,18 @@ def _thread_error(status: Mapping[str, Any], thread: str) -> str | None:
 def get_read_db() -> Connection:
     """The connection for this request's reads; raises like get_db() when nothing answers."""
     if "read_db" not in g:
-        g.read_from, g.read_db = _choose_source(current_app.config["EXTAGRAM"])
+        g.read_from, g.read_db, g.read_reason = _choose_source(current_app.config["EXTAGRAM"])
     return g.read_db
 
 
 def chosen_source() -> str | None:
     """REPLICA or PRIMARY once this request has chosen where to read, else None."""
     return g.get("read_from")
+
+
+def chosen_reason() -> str | None:
+    """Why this request reads where it does (FRESH, a replica state, PRIMARY_UNAVAILABLE...)."""
+    return g.get("read_reason")
 
 
 def chosen_replica_health() -> ReplicaHealth:
@@ -97,31 +110,31 @@ def read_from_primary_instead() -> bool:
             "answering from the replica, the primary is unavailable: %s", g.primary_error
         )
         return False
-    g.read_from, g.read_db = PRIMARY, primary
+    g.read_from, g.read_db, g.read_reason = PRIMARY, primary, REPLICA_LACKS_ROW
     _close_replica_db()
     return True
 
 
-def _choose_source(config: Config) -> tuple[str, Connection]:
+def _choose_source(config: Config) -> tuple[str, Connection, str]:
     if not config.replica_unix_socket:
         g.replica_health = NOT_CONFIGURED
-        return PRIMARY, get_db()
+        return PRIMARY, get_db(), NO_REPLICA
     replica, g.replica_health, problem = _probe_replica(config)
     if g.replica_health.state == FRESH:
         _log_change(REPLICA, "reading the replica again: it is fresh")
-        return REPLICA, replica
+        return REPLICA, replica, FRESH
     primary = _primary_if_available()
     if primary is not None:
         _close_replica_db()
         _log_change(PRIMARY, f"reading the primary, not the replica: it is {_described()}{problem}")
-        return PRIMARY, primary
+        return PRIMARY, primary, g.replica_health.state
     if replica is None:
         raise g.primary_error  # neither answers: the 503 page
     # A stale feed beats a 503.
     _log_change(
         REPLICA, f"reading the {_described()} replica: the primary is unavailable ({g.primary_error})"
     )
-    return REPLICA, replica
+    return REPLICA, replica, PRIMARY_UNAVAILABLE
 
 
 def _primary_if_available() -> Connection | None:

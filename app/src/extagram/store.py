@@ -12,7 +12,7 @@ from datetime import datetime
 from pymysql.connections import Connection
 from pymysql.cursors import DictCursor
 
-from extagram.errors import Rejected
+from extagram.errors import STORAGE_FULL, Rejected
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,9 @@ class StorageFull(Rejected):
     """The photo would take the stored photo bytes over max_photo_storage_bytes."""
 
     def __init__(self) -> None:
-        super().__init__(507, "Extagram's photo storage is full. Posts without a photo still work.")
+        super().__init__(
+            507, "Extagram's photo storage is full. Posts without a photo still work.", STORAGE_FULL
+        )
 
 
 _POST_COLUMNS = "id, post, photourl, created_at"
@@ -113,6 +115,14 @@ def _count_photo_bytes(cursor, size: int, max_photo_bytes: int) -> None:
     )
     if cursor.rowcount == 0:
         raise StorageFull
+
+
+def photo_storage_bytes(connection: Connection) -> int | None:
+    """The photo bytes all posts store together (the counter the cap is checked against)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT stored_bytes FROM photo_storage WHERE id = 1 LIMIT 1")
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
 
 
 def photo_mime_type(connection: Connection, name: str) -> str | None:

@@ -15,6 +15,7 @@ VENV = "/opt/extagram/venv"
 CONFIG = "/etc/extagram/extagram.toml"
 EXPORT = shared_setting("extagram_shared_export_dir")
 PORT = shared_setting("extagram_shared_app_port")
+METRICS_PORT = shared_setting("extagram_shared_app_metrics_port")
 # The role's extagram_app_decode_worker_mb (defaults/main.yml).
 DECODE_WORKER_MIB = 200
 
@@ -46,7 +47,7 @@ def test_installed_from_the_wheelhouse_into_a_root_owned_venv(host):
     for name in wheels:
         assert host.file(f"/opt/extagram/wheelhouse/{name}").exists
     assert host.file(f"{VENV}/.wheelhouse-manifest").content_string.split() == manifest
-    host.run_expect([0], f"{VENV}/bin/python -c 'import extagram, gunicorn, pymysql, PIL'")
+    host.run_expect([0], f"{VENV}/bin/python -c 'import extagram, gunicorn, pymysql, PIL, prometheus_client'")
 
 
 def test_config_is_private_and_matches_the_mode(host):
@@ -129,6 +130,29 @@ def test_firewall_lets_in_the_balancer_only(host):
 
 def test_no_other_node_opens_the_app_port():
     helpers.assert_rule_only_on("extagram_app", testinfra_hosts)
+
+
+def test_metrics_port_is_private_and_open_to_the_monitoring_node_only(host):
+    helpers.assert_listens_on_private_address_only(host, METRICS_PORT)
+    monitoring = helpers.addresses_from(host, "extagram_app_prometheus_addresses", "monitoring")
+    helpers.assert_port_open_only_to(host, METRICS_PORT, monitoring, "extagram_app_metrics")
+    helpers.assert_rule_only_on("extagram_app_metrics", testinfra_hosts)
+
+
+def test_metrics_on_the_metrics_port_only_shared_by_the_workers(host):
+    assert fetch(host, "/metrics")[0] == 404
+    status, _, _ = helpers.fetch(host, "/healthz", address=helpers.address(host), port=METRICS_PORT)
+    assert status == 404
+    # The workers' files: in the unit's RuntimeDirectory, the app's alone.
+    files = host.file("/run/extagram-metrics")
+    assert (files.user, files.mode) == ("extagram", 0o700)
+    assert host.check_output("ls /run/extagram-metrics").split()
+    assert fetch(host, "/healthz")[0] == 200
+    text = helpers.scrape(host, METRICS_PORT)
+    assert 'extagram_http_requests_total{method="GET",route="health.healthz",status="200"}' in text
+    if mode(host) == "upload":
+        assert "\nextagram_photo_storage_limit_bytes 2.147483648e+09\n" in text
+        assert "\nextagram_photo_storage_bytes " in text
 
 
 def test_health_and_served_by(host):
