@@ -43,8 +43,11 @@ def test_listens_on_the_private_address_only(host):
     assert not host.socket(f"tcp://:::{PORT}").is_listening
 
 
-def test_firewall_lets_in_the_feed_and_upload_nodes_only(host):
-    helpers.assert_port_open_only_to(host, PORT, feed_addresses(host) + upload_addresses(host), "mariadb")
+def test_firewall_lets_in_the_feed_upload_and_backup_nodes_only(host):
+    # The backup nodes copy the binary log as it is written (role backup).
+    clients = feed_addresses(host) + upload_addresses(host)
+    backup = helpers.addresses_from(host, "mariadb_binlog_copy_addresses", "backup")
+    helpers.assert_port_open_only_to(host, PORT, clients + backup, "mariadb")
 
 
 def test_no_other_node_opens_the_database_port():
