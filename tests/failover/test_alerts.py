@@ -59,7 +59,7 @@ def receiver_lines() -> int:
     return int(out.split()[-1])
 
 
-@pytest.mark.parametrize("node", [inventory.group("feed")[0].name], ids=lambda name: f"{name}-halt")
+@pytest.mark.parametrize("node", [inventory.group("feed")[0].name], ids=lambda name: f"{name}-down")
 def test_feed_node_down_fires_within_two_minutes_and_clears(node, site, results):
     row = report.CaseRow(results, f"{node}-halt-alert")
     site.wait_healthy(timeout=180)
