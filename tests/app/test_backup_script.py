@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from replica_helpers import Replication
 
 TEMPLATES = Path(__file__).parents[2] / "roles/backup/templates/usr/local/sbin"
@@ -32,10 +33,14 @@ def render(name: str, target: Path, **settings) -> Path:
 class BackupNode:
     """The backup node's commands in a directory, with the pair's servers as its two sources."""
 
-    def __init__(self, pair: Replication, root: Path, offsite: str = ""):
+    def __init__(self, pair: Replication, root: Path, offsite: str = "", node_exporter: bool = True):
         root.mkdir(exist_ok=True)
         self.store, self.photos = root / "store", root / "photos"
         self.photos.mkdir()
+        # The node exporter's textfile directory, which role node_exporter makes.
+        self.textfile_dir = root / "textfile"
+        if node_exporter:
+            self.textfile_dir.mkdir()
         dump = render(
             "extagram-db-dump", root / "extagram-db-dump", backup_database="extagram", backup_db_max_lag=60
         )
@@ -58,6 +63,7 @@ class BackupNode:
             "backup_ssh_key": root / "key",
             "backup_known_hosts": root / "known_hosts",
             "backup_binlog_dir": self.store / "binlog",
+            "backup_textfile_dir": self.textfile_dir,
         }
         self.backup = render("extagram-backup", root / "extagram-backup", **settings)
         self.listing = render("extagram-backups", root / "extagram-backups", **settings)
@@ -125,6 +131,64 @@ def test_no_source_fails_the_run_and_leaves_nothing(pair, node):
     assert done.returncode != 0
     assert "no database source answered" in done.stderr
     assert list(node.store.iterdir()) == []
+
+
+def published(node: BackupNode) -> dict[str, float]:
+    """The node exporter's view of extagram_backup.prom: {metric: value}, after promtool found the
+    file valid Prometheus text (gauges with HELP and TYPE)."""
+    fact = node.textfile_dir / "extagram_backup.prom"
+    text = fact.read_text()
+    linted = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    return {
+        family.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if family.type == "gauge"
+    }
+
+
+def test_a_checked_backup_publishes_its_time_and_size_for_the_node_exporter(pair, node):
+    (node.photos / "a.jpg").write_bytes(b"\xff\xd8 photo a")
+    before = time.time()
+    assert node.run(node.backup).returncode == 0
+    [backup] = node.backups()
+    facts = published(node)
+    assert set(facts) == {
+        "extagram_backup_last_success_timestamp_seconds",
+        "extagram_backup_last_success_size_bytes",
+    }
+    stamp = datetime.datetime.strptime(backup.name, "%Y%m%dT%H%M%S%z").timestamp()
+    assert facts["extagram_backup_last_success_timestamp_seconds"] == stamp
+    assert int(before) <= stamp <= time.time()
+    size = int(subprocess.check_output(["du", "-sb", backup], text=True).split()[0])
+    assert facts["extagram_backup_last_success_size_bytes"] == size
+    fact = node.textfile_dir / "extagram_backup.prom"
+    assert fact.stat().st_mode & 0o777 == 0o644  # the exporter's own user reads it
+    assert [path.name for path in node.textfile_dir.iterdir()] == [fact.name]  # no temporary left
+
+
+def test_a_failed_backup_leaves_the_published_fact_as_it_was(pair, node):
+    assert node.run(node.backup).returncode == 0
+    fact = node.textfile_dir / "extagram_backup.prom"
+    kept = fact.read_bytes(), fact.stat().st_mtime_ns
+    time.sleep(1.1)  # a new backup would have another time
+    pair.replica.halt()
+    pair.primary.halt()
+    assert node.run(node.backup).returncode != 0
+    assert (fact.read_bytes(), fact.stat().st_mtime_ns) == kept
+    assert [path.name for path in node.textfile_dir.iterdir()] == [fact.name]
+
+
+def test_a_node_without_the_node_exporter_still_backs_up(pair, tmp_path):
+    node = BackupNode(pair, tmp_path / "node", node_exporter=False)
+    done = node.run(node.backup)
+    assert done.returncode == 0, done.stderr
+    assert len(node.backups()) == 1
+    assert "the backup's time is not published" in done.stderr
+    assert not node.textfile_dir.exists()
 
 
 def test_unchanged_photos_are_shared_old_backups_go_and_damage_is_found(pair, node):
