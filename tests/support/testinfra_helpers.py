@@ -23,11 +23,15 @@ import sys
 import pytest
 import testinfra.utils.ansible_runner
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 # A 1x1 PNG.
 PNG_BASE64 = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
+
+# Role pki's textfile fact: each certificate's end, by its path on the node.
+TLS_FACT = "extagram_tls_certificate_expiry_timestamp_seconds"
 
 # Firewall layout: role common's base ruleset includes one rule file per service role.
 NFTABLES_CONF = "/etc/nftables.conf"
@@ -236,3 +240,27 @@ def scrape(host, port):
     status, _, body = fetch(node(monitors[0]), "/metrics", address=address(host), port=port)
     assert status == 200, body[:500]
     return body
+
+
+def series(text, name):
+    """{labels: value} of metric `name` in Prometheus text (an exporter's page, a textfile fact),
+    the labels as a tuple of sorted (label, value) pairs."""
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
+def certificate_end(host, path):
+    """The unix time the certificate at `path` on `host` ends: its notAfter, as openssl reads it."""
+    return int(host.check_output(f'date -d "$(openssl x509 -noout -enddate -in {path} | cut -d= -f2)" +%s'))
+
+
+def assert_certificate_end_published(host, textfile_dir, path, name):
+    """Role pki's fact for the certificate at `path` (extagram_tls_<name>.prom in the node
+    exporter's `textfile_dir`): root's, readable by the exporter, its one series the certificate's end."""
+    fact = host.file(f"{textfile_dir}/extagram_tls_{name}.prom")
+    assert (fact.user, fact.group, fact.mode) == ("root", "root", 0o644), fact.path
+    assert series(fact.content_string, TLS_FACT) == {(("path", path),): certificate_end(host, path)}

@@ -8,6 +8,7 @@ from extagram_testing import testinfra_helpers as helpers
 
 testinfra_hosts = helpers.running("database")
 PORT = shared_setting("extagram_shared_db_port")
+TEXTFILE_DIR = shared_setting("extagram_shared_textfile_dir")
 
 EXPECTED_PRIVILEGES = {
     "extagram_feed": "GRANT SELECT ON `extagram`.*",
@@ -117,3 +118,7 @@ def test_the_certificate_comes_from_the_private_ca_and_names_the_node(host):
     names = host.check_output(f"openssl x509 -noout -ext subjectAltName -in {TLS_DIR}/extagram-db.crt")
     assert f"IP Address:{helpers.address(host)}" in names
     assert sql(host, "SELECT @@have_ssl, @@tls_version") == "YES\tTLSv1.2,TLSv1.3"
+
+
+def test_the_certificates_end_is_published_for_the_node_exporter(host):
+    helpers.assert_certificate_end_published(host, TEXTFILE_DIR, f"{TLS_DIR}/extagram-db.crt", "extagram-db")

@@ -8,6 +8,7 @@ Runs in roles/nginx_balancer's scenario and in tests/topology; reads only, so in
 
 import pytest
 
+from extagram_lab.inventory import shared_setting
 from extagram_testing import testinfra_helpers as helpers
 
 testinfra_hosts = helpers.running("balancer")
@@ -20,6 +21,7 @@ LOCAL_PATH = "/nginx_status"
 RENEW_DAYS = 30  # role pki's pki_renew_days
 PUBLIC_CA = "/usr/share/ca-certificates/mozilla/ISRG_Root_X1.crt"  # from Debian's ca-certificates
 HSTS_DEFAULT_MAX_AGE = 31536000  # nginx_balancer_hsts_max_age's default
+TEXTFILE_DIR = shared_setting("extagram_shared_textfile_dir")
 
 
 def handshake(host, *options):
@@ -50,6 +52,11 @@ def test_the_certificate_is_the_cas_for_the_inventorys_names_and_far_from_its_en
     host.run_expect([0], f"openssl x509 -noout -checkend {RENEW_DAYS * 86400} -in {CERTIFICATE}")
     key = host.file(f"{TLS_DIR}/extagram-balancer.key")
     assert (key.user, key.group, key.mode) == ("root", "root", 0o640)
+
+
+def test_the_certificates_end_is_published_for_the_node_exporter(host):
+    # Role pki writes it even here, without a node exporter (site.yml installs that later).
+    helpers.assert_certificate_end_published(host, TEXTFILE_DIR, CERTIFICATE, "extagram-balancer")
 
 
 @pytest.mark.parametrize("version", ["1.2", "1.3"])

@@ -12,6 +12,9 @@ from extagram_testing import testinfra_helpers as helpers
 
 testinfra_hosts = helpers.running("all")
 PORT = shared_setting("extagram_shared_node_exporter_port")
+TEXTFILE_DIR = shared_setting("extagram_shared_textfile_dir")
+# Role pki's copy of the private CA, which role common trusts on every node.
+CA = "/usr/local/share/ca-certificates/extagram-ca.crt"
 
 
 def test_runs_without_the_recommended_collectors(host):
@@ -39,3 +42,15 @@ def test_publishes_the_textfile_facts_and_the_backup_unit_only(host):
         assert units == {"extagram-backup.service"}, units
     else:
         assert units <= {"extagram-backup.service"}, units
+
+
+def test_publishes_the_end_of_every_certificate_role_pki_placed(host):
+    """The CA on every node (role common), each service's certificate on its node (S1's HTTPS,
+    the database nodes'): each fact as its certificate says, and served as written."""
+    helpers.assert_certificate_end_published(host, TEXTFILE_DIR, CA, "extagram-ca")
+    written = {}
+    for path in host.check_output(f"ls {TEXTFILE_DIR}/extagram_tls_*.prom").split():
+        written |= helpers.series(host.file(path).content_string, helpers.TLS_FACT)
+    for labels, end in written.items():
+        assert end == helpers.certificate_end(host, dict(labels)["path"]), labels
+    assert helpers.series(helpers.scrape(host, PORT), helpers.TLS_FACT) == written

@@ -3,6 +3,7 @@ a scratch server to check it, and the account it uses on the database nodes can 
 """
 
 import concurrent.futures
+import datetime
 
 import pytest
 
@@ -13,6 +14,8 @@ testinfra_hosts = helpers.running("backup")
 # Runs a backup on every backup node and compares its counts with the primary's: alone.
 pytestmark = pytest.mark.serial
 PHOTOS_DIR = f"{shared_setting('extagram_shared_export_dir')}/photos"
+FACT = f"{shared_setting('extagram_shared_textfile_dir')}/extagram_backup.prom"
+NODE_EXPORTER_PORT = shared_setting("extagram_shared_node_exporter_port")
 
 
 def newest_check(host):
@@ -53,6 +56,26 @@ def test_every_file_matches_its_checksum(host, backed_up):
     listing = host.check_output("extagram-backups --verify")
     newest = listing.splitlines()[1]
     assert " ok " in newest, listing
+
+
+def test_the_newest_backup_is_published_for_the_node_exporter(host, backed_up):
+    """Its time (alerts BackupTooOld, BackupNeverSucceeded) and size, as the backup wrote them and
+    as the monitoring node reads them."""
+    assert backed_up.get(host.backend.host) == 0, backed_up
+    newest = host.check_output("readlink /var/backups/extagram/latest")
+    when = datetime.datetime.strptime(newest, "%Y%m%dT%H%M%S%z").timestamp()
+    size = int(host.check_output(f"du -sb /var/backups/extagram/{newest}").split()[0])
+    fact = host.file(FACT)
+    assert (fact.user, fact.group, fact.mode) == ("root", "root", 0o644)
+    expected = {
+        "extagram_backup_last_success_timestamp_seconds": {(): when},
+        "extagram_backup_last_success_size_bytes": {(): size},
+    }
+    for name, value in expected.items():
+        assert helpers.series(fact.content_string, name) == value, fact.content_string
+    served = helpers.scrape(host, NODE_EXPORTER_PORT)
+    for name, value in expected.items():
+        assert helpers.series(served, name) == value, name
 
 
 def test_the_dump_account_runs_the_dump_and_nothing_else(host, backed_up):
