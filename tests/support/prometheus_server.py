@@ -50,10 +50,11 @@ class Target:
         return {"targets": [self.address], "labels": labels}
 
 
-def scrape_config(targets: list[Target]) -> dict:
+def scrape_config(targets: list[Target], rule_files: list[str]) -> dict:
     jobs = sorted({target.job for target in targets})
     return {
         "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
+        "rule_files": rule_files,
         "scrape_configs": [
             {
                 "job_name": job,
@@ -65,17 +66,23 @@ def scrape_config(targets: list[Target]) -> dict:
 
 
 class PrometheusServer:
-    def __init__(self, targets: list[Target]) -> None:
+    def __init__(self, targets: list[Target], rules: dict | None = None) -> None:
+        """`rules`: a rule file's content, or none."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._targets = targets
+        self._rules = rules
         self._running = contextlib.ExitStack()
         self._log = None
 
     def __enter__(self) -> PrometheusServer:
         with contextlib.ExitStack() as starting:
             home = Path(starting.enter_context(tempfile.TemporaryDirectory(prefix="extagram-prometheus-")))
-            (home / "prometheus.yml").write_text(yaml.safe_dump(scrape_config(self._targets)))
+            rule_files = []
+            if self._rules:
+                (home / "rules.yml").write_text(yaml.safe_dump(self._rules))
+                rule_files.append(str(home / "rules.yml"))
+            (home / "prometheus.yml").write_text(yaml.safe_dump(scrape_config(self._targets, rule_files)))
             (home / "console_libraries").mkdir()
             # A file, not a pipe: a pipe nobody reads would block Prometheus once it fills up.
             self._log = starting.enter_context(tempfile.TemporaryFile())

@@ -1,7 +1,8 @@
 """Role prometheus's console page (/consoles/extagram.html) rendered by Debian's real Prometheus.
 
 Prometheus scrapes a synthetic exporter standing for the lab's nodes (every series of the
-dashboard's names, at fixed rates and ratios), and one app target nobody answers.
+dashboard's names, at fixed rates and ratios), and one app target nobody answers, with a rule
+firing for it.
 """
 
 from __future__ import annotations
@@ -54,9 +55,26 @@ def balancer(elapsed: float) -> str:
     )
 
 
+# Fires at once for an app target that is down (the role's AppDown waits 2 minutes).
+APP_DOWN_NOW = {
+    "groups": [
+        {
+            "name": "test",
+            "rules": [
+                {"alert": "AppDown", "expr": 'up{job="extagram"} == 0', "labels": {"severity": "warning"}}
+            ],
+        }
+    ]
+}
+
+
 def render(synthetic: list[SyntheticTarget], down: tuple[Target, ...] = ()) -> str:
-    """The page once every target was scraped three times (`down`: targets nobody answers)."""
-    with SyntheticExporter(synthetic) as exporter, PrometheusServer([*exporter.targets(), *down]) as server:
+    """The page once every target was scraped three times (`down`: targets nobody answers), with
+    APP_DOWN_NOW."""
+    with (
+        SyntheticExporter(synthetic) as exporter,
+        PrometheusServer([*exporter.targets(), *down], APP_DOWN_NOW) as server,
+    ):
         server.wait_for_samples(3)
         return dashboard_page(server)
 
@@ -89,9 +107,10 @@ def test_the_app_row_shows_rate_errors_and_latency(page):
     assert re.match(r"\d+\.\d\d/s 5% 50ms 250ms$", cells), cells
 
 
-def test_a_node_whose_app_is_down_shows_no_data(page):
+def test_a_node_whose_app_is_down_shows_no_data_and_its_alert(page):
     assert row(page, "app", "s4") == "no data no data no data no data"
     assert row(page, "targets", "s4") == "extagram"  # the "down" column
+    assert row(page, "alerts", "AppDown") == "s4 warning"
 
 
 def test_the_balancer_rows_show_errors_and_the_cache(page):
@@ -123,3 +142,4 @@ def test_missing_facts_read_no_data():
     assert "No data: no backup node has written" in section(page, "backups")
     assert "no data (S1's mtail not scraped yet)" in section(page, "balancer")
     assert "<td>" not in section(page, "database")
+    assert "None." in section(page, "alerts")
