@@ -49,6 +49,8 @@ class Site:
     database: MariaDBServer
     upload_account: Account
     ca_file: Path  # the CA that signed the site's certificate
+    metrics_url: str  # the app's metrics port (Gunicorn's second listener)
+    access_log: Path  # the balancer's, in S1's format
 
     def upload_connection(self) -> pymysql.connections.Connection:
         """A connection as the app's upload account (SELECT, INSERT, UPDATE), autocommit on."""
@@ -75,7 +77,14 @@ def site(tmp_path_factory: pytest.TempPathFactory, test_ca: ThrowawayCA) -> Iter
         )
         gunicorn = running.enter_context(GunicornServer(env))
         balancer = running.enter_context(CachedBalancer(gunicorn.url, tls=test_ca))
-        yield Site(balancer.url, database, accounts["upload"], test_ca.ca_file)
+        yield Site(
+            balancer.url,
+            database,
+            accounts["upload"],
+            test_ca.ca_file,
+            gunicorn.metrics_url,
+            balancer.access_log,
+        )
 
 
 @pytest.fixture(scope="session")

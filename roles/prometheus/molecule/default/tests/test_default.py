@@ -1,5 +1,5 @@
 """Role prometheus: every target the inventory implies is up, the rules are loaded, Alertmanager
-is ready, both on the private address only.
+is ready, both on the private address only, the dashboard renders.
 
 Runs in roles/prometheus's scenario and in tests/topology.
 """
@@ -97,3 +97,19 @@ def test_alertmanager_is_ready_and_sends_where_the_inventory_says(host):
         hook["url"] for receiver in config["receivers"] for hook in receiver.get("webhook_configs", [])
     ]
     assert webhooks == ([url] if url else [])
+
+
+def test_the_dashboard_renders_every_section(host):
+    status, _, page = helpers.fetch(host, "/consoles/extagram.html", address=helpers.address(host), port=PORT)
+    assert status == 200, page
+    assert "<h1>Extagram</h1>" in page
+    assert "error executing template" not in page
+    for section in ("alerts", "targets", "app", "balancer", "database", "backups"):
+        assert f'<section id="{section}">' in page
+    # Prometheus scrapes itself: this node has a row among the targets.
+    assert f"<td>{host.backend.host}</td>" in page
+    # The stylesheet it links, from Debian's package (/usr/share/prometheus/web/static).
+    stylesheet = "/classic/static/bootstrap4/css/bootstrap.min.css"
+    assert stylesheet in page
+    status, _, _ = helpers.fetch(host, stylesheet, address=helpers.address(host), port=PORT, keep_body=False)
+    assert status == 200
