@@ -16,7 +16,7 @@ import time
 import pytest
 
 from extagram_failover import labctl, node_kinds, report
-from extagram_failover.site_client import SiteClient
+from extagram_failover.site_client import SITE_DOWN, SiteClient
 from extagram_lab import inventory
 
 _ROWS_KEY = pytest.StashKey[list]()
@@ -71,6 +71,16 @@ def _write_results_after_each_case(pytestconfig):
     rows = pytestconfig.stash[_ROWS_KEY]
     if rows:
         report.write(rows, time.monotonic() - pytestconfig.stash[_STARTED_KEY])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A site that stayed down past its bound stops the run: every later case would spend its
+    preflight waiting for the same site (CI lost 25 minutes so on 2026-12-07) and prove nothing."""
+    report_ = yield
+    if report_.failed and SITE_DOWN in str(report_.longrepr):
+        item.session.shouldstop = f"{SITE_DOWN}: the remaining cases were not run (see its error)"
+    return report_
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -75,6 +75,17 @@ def start(node: str, timeout: float = 420) -> float:
     return time.monotonic() - began
 
 
+def why(node: str) -> str:
+    """lab.py's account of a node that does not answer (its VM, this host, its console)."""
+    try:
+        proc = subprocess.run(
+            [*LAB, "why", node], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"lab.py why {node} did not finish within 60s"
+    return (proc.stdout + proc.stderr).strip()
+
+
 def boot_id(node: str) -> str | None:
     code, out = ssh(node, "cat /proc/sys/kernel/random/boot_id", timeout=20)
     return out.strip() if code == 0 else None

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 
 from extagram_failover import labctl, loadgen
+from extagram_lab import inventory
 
 MARKER = re.compile(r"failover probe (fo-[A-Za-z0-9_.-]+)")
 TRACEBACK_SIGNS = (
@@ -22,6 +23,8 @@ TRACEBACK_SIGNS = (
     "Werkzeug Debugger",
     "InterfaceError",
 )
+# How wait_healthy's error begins: conftest stops the run on it (every later case would wait too).
+SITE_DOWN = "site not healthy through S1"
 NGINX_DEFAULT_PAGE = "<center>nginx</center>"
 UPLOAD_UNAVAILABLE = re.compile(r"uploads?\W+(?:are\W+|is\W+)?temporarily\W+unavailable", re.I)
 
@@ -130,7 +133,11 @@ class SiteClient:
             if healthy:
                 return time.monotonic() - began, posts
             time.sleep(1)
-        raise labctl.LabError(f"site not healthy through S1 after {timeout:.0f}s: {reason}")
+        balancer = inventory.balancer().name
+        raise labctl.LabError(
+            f"{SITE_DOWN} after {timeout:.0f}s: {reason}\n{balancer}, as the lab sees it:\n"
+            + labctl.why(balancer)
+        )
 
     # -- posts -------------------------------------------------------------------------------------
     def newest_post_id(self) -> int:

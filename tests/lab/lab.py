@@ -13,6 +13,7 @@ Every verb is idempotent and safe after a crash.
   lab.py stop-service NODE UNIT | start-service NODE UNIT
   lab.py halt NODE                        hard power-off (pulled plug)
   lab.py start NODE                       power on and wait for SSH
+  lab.py why NODE                         why a node does not answer: VM state, host memory, console
   lab.py destroy NODE...                  remove some VMs
   lab.py down                             remove every VM, daemon, socket and the namespace
   lab.py run COMMAND...                   run a command inside the lab namespace
@@ -271,6 +272,33 @@ def cmd_start(args):
     log(f"{args.node} answers SSH after {time.monotonic() - started:.0f}s{retry_note}")
 
 
+def cmd_why(args):
+    """What a node's VM, its guest and this host say, for a test that lost the node."""
+    domain = DOMAIN_PREFIX + args.node
+    print(f"VM {domain}: {virsh('domstate', '--reason', domain).stdout.strip() or 'not defined'}")
+    meminfo = dict(line.split(":", 1) for line in pathlib.Path("/proc/meminfo").read_text().splitlines())
+    print(f"host: MemAvailable {meminfo['MemAvailable'].strip()}, load {os.getloadavg()[0]:.1f}")
+    # libvirt's log of the VM's QEMU ends with why it stopped ("reason=crashed", a signal).
+    qemu_log = pathlib.Path("/var/log/libvirt/qemu") / f"{domain}.log"
+    if qemu_log.exists():
+        print("qemu log:", *qemu_log.read_text(errors="replace").splitlines()[-2:], sep="\n  ")
+    try:
+        guest = subprocess.run(
+            ssh_cmd(args.node, ["uptime; ip -br -4 addr; systemctl is-system-running"]),
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        print("guest over SSH:", guest.stdout.strip() or guest.stderr.strip()[-300:])
+    except subprocess.TimeoutExpired:
+        print("guest over SSH: no answer in 20 s")
+    console = console_path(args.node)
+    if console.exists():
+        tail = [line for line in console.read_text(errors="replace").splitlines() if line.strip()][-8:]
+        print("console:", *tail, sep="\n  ")
+
+
 def cmd_destroy(args):
     if namespace.exists():
         # Stale domains first: vagrant-libvirt refuses to destroy a machine whose name is taken.
@@ -337,7 +365,7 @@ def main():
         service.add_argument("node")
         service.add_argument("unit")
         service.set_defaults(func=lambda args, action=action: cmd_service(args, action))
-    for verb, func in (("halt", cmd_halt), ("start", cmd_start)):
+    for verb, func in (("halt", cmd_halt), ("start", cmd_start), ("why", cmd_why)):
         single = verbs.add_parser(verb)
         single.add_argument("node")
         single.set_defaults(func=func)
