@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import time
@@ -38,6 +39,7 @@ WHEELHOUSE = REPO / ".wheelhouse"
 SSH_KEY = pathlib.Path.home() / ".vagrant.d" / "insecure_private_key"
 CONSOLE_DIR = namespace.RUN_DIR / "console"
 DOMAIN_PREFIX = "extagram-"
+IMAGES_DIR = "/var/lib/libvirt/images"  # libvirt's default pool: the box's copy and every VM's disk
 # The VMs are recreated often and make new host keys on first boot: nothing to check or keep.
 SSH_CONFIG = {
     "StrictHostKeyChecking": "no",
@@ -277,7 +279,12 @@ def cmd_why(args):
     domain = DOMAIN_PREFIX + args.node
     print(f"VM {domain}: {virsh('domstate', '--reason', domain).stdout.strip() or 'not defined'}")
     meminfo = dict(line.split(":", 1) for line in pathlib.Path("/proc/meminfo").read_text().splitlines())
-    print(f"host: MemAvailable {meminfo['MemAvailable'].strip()}, load {os.getloadavg()[0]:.1f}")
+    # A full disk pauses every VM that writes (QEMU stops on ENOSPC): "paused (ioerror)" above.
+    disk = shutil.disk_usage(IMAGES_DIR)
+    print(
+        f"host: MemAvailable {meminfo['MemAvailable'].strip()}, load {os.getloadavg()[0]:.1f},"
+        f" {disk.free / 2**30:.1f} GiB free in {IMAGES_DIR}"
+    )
     # libvirt's log of the VM's QEMU ends with why it stopped ("reason=crashed", a signal).
     qemu_log = pathlib.Path("/var/log/libvirt/qemu") / f"{domain}.log"
     if qemu_log.exists():
