@@ -40,7 +40,7 @@ def headings(text):
     return [len(re.findall(rf"^{'#' * level} ", prose, re.MULTILINE)) for level in (1, 2, 3)]
 
 
-@pytest.mark.parametrize("page", ["README.md"])
+@pytest.mark.parametrize("page", ["README.md", "troubleshooting.md"])
 def test_both_languages_have_the_same_sections_and_shell_commands(page):
     es, en = ((tour_blocks.TOUR_DIR / language / page).read_text() for language in ("es", "en"))
     assert headings(es) == headings(en)
