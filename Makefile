@@ -9,7 +9,7 @@ HOST_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients q
 	iproute2 iptables e2fsprogs openssh-client rsync python3-venv chromium libnss3-tools mtail \
 	prometheus
 
-.PHONY: up down status test controller-tests lab-prepare lint test-app test-browser test-tooling test-lab test-failover test-roles test-promote test-restore check failover bench dev host-deps venv
+.PHONY: up down status test controller-tests lab-prepare lint test-app test-browser test-tooling test-lab test-failover test-roles test-promote test-restore test-tour check failover bench dev host-deps venv
 
 up: host-deps venv ## Seven VMs, provisioned by site.yml; prints the URL
 	$(LAB) up
@@ -72,6 +72,11 @@ test-promote: host-deps venv
 # time from the backup nodes' copy of the binary log: on a converged lab (`make up`). docs/backups.md.
 test-restore: host-deps venv
 	$(LAB) run $(PY) tests/lab/restore_drill.py
+
+# Every command of the student tour (docs/tour/), once, in its order, on a converged lab (`make up`):
+# the reading blocks and six experiments that stop a service and start it again. Not in `make test`.
+test-tour: host-deps venv
+	$(LAB) run $(VENV)/bin/pytest -q tests/tour
 
 # The working loop on a running lab (`make up` first), docs/lab.md: re-provision the nodes of a role
 # and run its tests (ROLE=nginx_balancer; several: ROLE="mariadb extagram_app"; the end-to-end
