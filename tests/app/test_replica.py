@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 
+import pymysql
 import pytest
 from app_helpers import out_of_connections, posters_page
 from replica_helpers import Replication
@@ -16,6 +17,7 @@ from replica_helpers import Replication
 from extagram import create_app
 from extagram.config import ConfigError, load_config
 from extagram.read_source import classify
+from extagram_testing.mariadb_server import free_port
 from extagram_testing.sample_images import image_bytes
 
 PUBLIC = "public, max-age=1"
@@ -273,6 +275,50 @@ def test_without_a_replica_every_read_is_the_primary(pair):
     assert_read_from(client.get("/"), "primary")
     assert_read_from(client.get("/api/posts"), "primary")
     assert health(client) == expected_health("primary", "none", None)
+
+
+class ConnectionsAtOnce:
+    """The connections `user` opened (pymysql.connect) and the most of them open at once."""
+
+    def __init__(self, user: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._user = user
+        self._connect = pymysql.connect
+        self.opened: list[pymysql.connections.Connection] = []
+        self.most = 0
+        monkeypatch.setattr(pymysql, "connect", self.connect)
+
+    def connect(self, *args, **kwargs) -> pymysql.connections.Connection:
+        connection = self._connect(*args, **kwargs)
+        if kwargs.get("user") == self._user:
+            self.opened.append(connection)
+            self.most = max(self.most, sum(opened.open for opened in self.opened))
+        return connection
+
+
+def test_a_request_holds_one_connection_at_a_time_whichever_database_answers(pair, monkeypatch):
+    """The replica's connection is closed before the primary's opens, and opened again when the
+    primary is unavailable: a node holds at most one connection per thread (test_db_connections.py)."""
+    pair.add_post("older")
+    pair.wait_until_caught_up()
+    pair.start_replication(delay_seconds=60)  # fresh by a bound of an hour, yet without the next post
+    held = ConnectionsAtOnce(pair.accounts["feed"].user, monkeypatch)
+    try:
+        own, name = pair.add_post("my own post", image_bytes("JPEG"))
+        fresh = feed_client(pair, replica_max_lag_seconds=3600)
+        refused = feed_client(pair, replica_max_lag_seconds=3600, db_port=free_port())
+        # The replica lacks the row: the primary, or the replica again when the primary refuses.
+        assert_read_from(fresh.get(posters_page(own)), "primary")
+        assert_read_from(fresh.get(f"/storage/{name}"), "primary")
+        assert_read_from(refused.get(posters_page(own)), "replica")
+        # The replica is stopped, not fresh: the primary, or the stale replica again.
+        pair.on_replica("STOP SLAVE SQL_THREAD")
+        assert_read_from(fresh.get("/"), "primary")
+        assert health(fresh)["reads"] == "primary"
+        assert_read_from(refused.get("/"), "replica")
+    finally:
+        pair.start_replication(delay_seconds=0)
+    pair.wait_until_caught_up()
+    assert held.most == 1, f"{held.most} connections at once; {len(held.opened)} opened"
 
 
 # A replica that has applied all it received: positions as SHOW SLAVE STATUS reports them.

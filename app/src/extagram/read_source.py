@@ -4,6 +4,10 @@ Chosen once per request on first use and kept in flask.g; the app adds `X-Read-F
 answer that read. A replica that is behind, stopped or gone is skipped; but when the primary
 cannot be reached either, a replica that still answers is read anyway: a stale feed beats a 503.
 Writes never come here (db.get_db() is the primary).
+
+A request holds one connection at a time: the replica's is closed before the primary's opens,
+and opened again if the primary is unavailable. So a node holds at most one connection per
+Gunicorn thread, whichever database each reads (docs/database.md).
 """
 
 from __future__ import annotations
@@ -104,14 +108,14 @@ def read_from_primary_instead() -> bool:
     """
     if chosen_source() != REPLICA:
         return False
-    primary = _primary_if_available()
+    primary = _primary_instead_of_replica(current_app.config["EXTAGRAM"])
     if primary is None:
         current_app.logger.warning(
             "answering from the replica, the primary is unavailable: %s", g.primary_error
         )
+        g.read_db = g.replica_db
         return False
     g.read_from, g.read_db, g.read_reason = PRIMARY, primary, REPLICA_LACKS_ROW
-    _close_replica_db()
     return True
 
 
@@ -123,9 +127,8 @@ def _choose_source(config: Config) -> tuple[str, Connection, str]:
     if g.replica_health.state == FRESH:
         _log_change(REPLICA, "reading the replica again: it is fresh")
         return REPLICA, replica, FRESH
-    primary = _primary_if_available()
+    primary = _primary_instead_of_replica(config)
     if primary is not None:
-        _close_replica_db()
         _log_change(PRIMARY, f"reading the primary, not the replica: it is {_described()}{problem}")
         return PRIMARY, primary, g.replica_health.state
     if replica is None:
@@ -134,7 +137,26 @@ def _choose_source(config: Config) -> tuple[str, Connection, str]:
     _log_change(
         REPLICA, f"reading the {_described()} replica: the primary is unavailable ({g.primary_error})"
     )
-    return REPLICA, replica, PRIMARY_UNAVAILABLE
+    return REPLICA, g.replica_db, PRIMARY_UNAVAILABLE
+
+
+def _primary_instead_of_replica(config: Config) -> Connection | None:
+    """The primary's connection, the replica's closed before it opens (one connection at a time).
+
+    None when the primary is unavailable; the replica's connection, if the request had one, is
+    then open again, or the primary's error is raised when the replica no longer answers either.
+    """
+    if "primary_error" in g:
+        return None  # tried already: the replica's connection was kept
+    had_replica = "replica_db" in g
+    _close_replica_db()
+    primary = _primary_if_available()
+    if primary is None and had_replica:
+        try:
+            g.replica_db = connect_replica(config)
+        except pymysql.err.MySQLError as error:
+            raise g.primary_error from error  # neither answers: the 503 page
+    return primary
 
 
 def _primary_if_available() -> Connection | None:

@@ -16,7 +16,7 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():
     mode = current_app.config["EXTAGRAM"].mode
-    # At most one replica and one primary connection: get_read_db() connects to each once at most.
+    # One connection at a time: get_read_db() closes the replica's before it opens the primary's.
     answers = database_answers("health check", get_read_db if mode == "feed" else get_db)
     if not answers:
         return jsonify(status="unavailable", mode=mode, database="down"), 503
