@@ -7,13 +7,13 @@ As on the nodes, the workers share their metrics through a multiprocess director
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
+from extagram_testing import processes
 from extagram_testing.mariadb_server import free_port
 
 START_TIMEOUT_SECONDS = 20
@@ -103,10 +103,4 @@ class GunicornServer:
         self._running.close()
 
     def _stop(self) -> None:
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        processes.stop(self._process)

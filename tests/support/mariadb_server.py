@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pymysql
 
+from extagram_testing import processes
+
 DB_NAME = "extagram"
 START_TIMEOUT_SECONDS = 30
 STOP_TIMEOUT_SECONDS = 30
@@ -163,13 +165,8 @@ class MariaDBServer:
 
     def halt(self) -> None:
         """Shut mariadbd down (an outage, for tests); the datadir and port stay for resume()."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            processes.stop(self._process, STOP_TIMEOUT_SECONDS)
         self._process = None
 
     @contextmanager

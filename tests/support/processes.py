@@ -1,4 +1,4 @@
-"""Starting and stopping the servers the tests run (Prometheus, mtail) as plain processes."""
+"""Starting and stopping the servers the tests run (Prometheus, mtail, Gunicorn, MariaDB) as processes."""
 
 from __future__ import annotations
 
@@ -31,12 +31,12 @@ def wait_until_answers(url: str, process: subprocess.Popen, log: IO[bytes]) -> N
     raise RuntimeError(f"{process.args[0]} did not answer {url} in time:\n{output_of(log)}")
 
 
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL after 15 s."""
+def stop(process: subprocess.Popen, grace_seconds: float = 15) -> None:
+    """SIGTERM, then SIGKILL after `grace_seconds`."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(15)
+            process.wait(grace_seconds)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
