@@ -10,13 +10,9 @@ import contextlib
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
 from extagram_testing import processes
 from extagram_testing.mariadb_server import free_port
-
-START_TIMEOUT_SECONDS = 20
 
 
 class GunicornServer:
@@ -82,22 +78,9 @@ class GunicornServer:
                 stderr=subprocess.STDOUT,
             )
             starting.callback(self._stop)
-            self._wait_until_healthy()
+            processes.wait_until_answers(f"{self.url}/healthz", self._process, self._log)
             self._running = starting.pop_all()  # started: __exit__ stops it and drops the log
         return self
-
-    def _wait_until_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:  # refused, reset or not answered yet: workers boot slowly on a busy machine
-                time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not become healthy in time:\n{self.log()}")
 
     def __exit__(self, *_exc) -> None:
         self._running.close()
