@@ -79,10 +79,12 @@ def balancer() -> Host:
     return group("balancer")[0]
 
 
-SHARED_DEFAULTS = REPO / "roles" / "extagram_shared" / "defaults" / "main.yml"
-
-
 @functools.cache
+def role_default(role: str, name: str):
+    """A literal default of a role (roles/<role>/defaults/main.yml), as the tests expect it."""
+    return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())[name]
+
+
 def shared_setting(name: str):
     """A project-wide fact (export path, app uid, ports...) from roles/extagram_shared's defaults."""
-    return yaml.safe_load(SHARED_DEFAULTS.read_text())[name]
+    return role_default("extagram_shared", name)

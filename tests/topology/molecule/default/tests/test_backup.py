@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from extagram_lab.inventory import shared_setting
+from extagram_lab.inventory import role_default, shared_setting
 from extagram_testing import testinfra_helpers as helpers
 
 testinfra_hosts = helpers.running("backup")
@@ -16,23 +16,47 @@ pytestmark = pytest.mark.serial
 PHOTOS_DIR = f"{shared_setting('extagram_shared_export_dir')}/photos"
 FACT = f"{shared_setting('extagram_shared_textfile_dir')}/extagram_backup.prom"
 NODE_EXPORTER_PORT = shared_setting("extagram_shared_node_exporter_port")
+BACKUP_DIR = role_default("backup", "backup_dir")
+KEEP_DAYS = role_default("backup", "backup_keep_days")
+# Planted before the backup, aged in days: a backup keeps KEEP_DAYS, a binary log one more.
+PLANTED_AGES = {
+    "20000101T000000Z": KEEP_DAYS + 2,
+    "20000102T000000Z": KEEP_DAYS - 1,
+    "binlog/20000101T000000Z/mariadb-bin.000001": KEEP_DAYS + 3,
+    "binlog/20000101T000000Z/mariadb-bin.000002": KEEP_DAYS,
+    "binlog/20000101T000000Z/mariadb-bin.000003": KEEP_DAYS + 3,  # the history's newest: stays
+}
 
 
 def newest_check(host):
     """The CHECKED fields of the node's newest backup."""
-    fields = host.check_output("cat /var/backups/extagram/latest/CHECKED").split()
+    fields = host.check_output(f"cat {BACKUP_DIR}/latest/CHECKED").split()
     return dict(field.split("=", 1) for field in fields)
+
+
+def plant_old_copies(name):
+    """PLANTED_AGES on the node, each file or directory dated that many days ago."""
+    for path, days in PLANTED_AGES.items():
+        target = f"{BACKUP_DIR}/{path}"
+        create = f"install -D -m 0644 /dev/null {target}" if "/" in path else f"mkdir -p {target}"
+        helpers.node(name).check_output(helpers.as_root(f"{create} && touch -d '{days} days ago' {target}"))
 
 
 @pytest.fixture(scope="module")
 def backed_up():
-    """One backup on every backup node, run together; {node: the unit's exit code}."""
+    """Old copies planted, then one backup on every backup node, run together; {node: the unit's exit
+    code}. The planted copies are removed afterwards."""
 
     def backup(name):
+        plant_old_copies(name)
         return helpers.node(name).run(helpers.as_root("systemctl start extagram-backup.service")).rc
 
     with concurrent.futures.ThreadPoolExecutor(len(testinfra_hosts)) as pool:
-        return dict(zip(testinfra_hosts, pool.map(backup, testinfra_hosts), strict=True))
+        exit_codes = dict(zip(testinfra_hosts, pool.map(backup, testinfra_hosts), strict=True))
+    yield exit_codes
+    planted = " ".join(f"{BACKUP_DIR}/{path}" for path in ("20000102T000000Z", "binlog/20000101T000000Z"))
+    for name in testinfra_hosts:
+        helpers.node(name).run(helpers.as_root(f"rm -rf {planted}"))
 
 
 def test_the_timer_is_set(host):
@@ -52,6 +76,15 @@ def test_a_backup_comes_from_a_fresh_replica_and_its_restore_holds_every_post(ho
     assert checked["photos"] == host.check_output(f"find {PHOTOS_DIR} -type f | wc -l")
 
 
+def test_what_is_past_its_days_goes_and_each_newest_stays(host, backed_up):
+    left = {path for path in PLANTED_AGES if host.file(f"{BACKUP_DIR}/{path}").exists}
+    assert left == {
+        "20000102T000000Z",
+        "binlog/20000101T000000Z/mariadb-bin.000002",
+        "binlog/20000101T000000Z/mariadb-bin.000003",
+    }
+
+
 def test_every_file_matches_its_checksum(host, backed_up):
     listing = host.check_output("extagram-backups --verify")
     newest = listing.splitlines()[1]
@@ -62,9 +95,9 @@ def test_the_newest_backup_is_published_for_the_node_exporter(host, backed_up):
     """Its time (alerts BackupTooOld, BackupNeverSucceeded) and size, as the backup wrote them and
     as the monitoring node reads them."""
     assert backed_up.get(host.backend.host) == 0, backed_up
-    newest = host.check_output("readlink /var/backups/extagram/latest")
+    newest = host.check_output(f"readlink {BACKUP_DIR}/latest")
     when = datetime.datetime.strptime(newest, "%Y%m%dT%H%M%S%z").timestamp()
-    size = int(host.check_output(f"du -sb /var/backups/extagram/{newest}").split()[0])
+    size = int(host.check_output(f"du -sb {BACKUP_DIR}/{newest}").split()[0])
     fact = host.file(FACT)
     assert (fact.user, fact.group, fact.mode) == ("root", "root", 0o644)
     expected = {
@@ -99,7 +132,7 @@ def test_the_binary_log_copy_holds_everything_the_primary_wrote(host, backed_up)
         helpers.as_root("mariadb --batch --skip-column-names -e 'SHOW MASTER STATUS'")
     )
     file, position = status.split()[:2]
-    copies = host.check_output("readlink -f /var/backups/extagram/binlog/current")
+    copies = host.check_output(f"readlink -f {BACKUP_DIR}/binlog/current")
     # Written as the primary writes: a few seconds at most behind (the posts of other tests).
     copied = host.run(
         f"for i in $(seq 20); do s=$(stat -c %s {copies}/{file} 2>/dev/null || echo 0);"
