@@ -107,7 +107,16 @@ def role_tests(role):
 
 
 def tests_of(roles):
-    return [TOPOLOGY_TESTS if role == "topology" else role_tests(role) for role in roles]
+    """The test directories of `roles`. Roles without their own (backup, pki, nginx_base) are checked
+    by the end-to-end tests or by the tests of the roles that use them: say so, and go on."""
+    found = []
+    for role in roles:
+        tests = TOPOLOGY_TESTS if role == "topology" else role_tests(role)
+        if tests.is_dir():
+            found.append(tests)
+        else:
+            print(f"loop: role {role} has no tests of its own: add topology, or a role that uses it")
+    return found
 
 
 def main():
@@ -137,9 +146,10 @@ def main():
     pytest += ["--connection=ansible", f"--ansible-inventory={LOOP_INVENTORY}", "--sudo", "--durations=5"]
     if args.keyword:
         pytest += ["-k", args.keyword]
-    for how, options in VERIFY_PASSES.items():
+    tests = tests_of(args.roles)
+    for how, options in VERIFY_PASSES.items() if tests else ():
         name = f"tests ({how}): " + " ".join(args.roles)
-        command = [*pytest, *options, *tests_of(args.roles)]
+        command = [*pytest, *options, *tests]
         ok = ok and timer.step(name, command, REPO, ok_codes=(0, PYTEST_NOTHING_SELECTED))
     timer.print_table()
     sys.exit(0 if ok else 1)
