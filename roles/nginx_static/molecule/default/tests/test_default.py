@@ -71,6 +71,18 @@ def test_static_served(host, probes):
     assert "content-type: text/css" in headers
 
 
+# Alone: another test's request would hold its file open for a moment.
+@pytest.mark.serial
+def test_nginx_keeps_no_descriptor_of_the_export(host, probes):
+    """A descriptor kept on the NFS mount can outlive its file (README, "Why no open file cache")."""
+    assert status(host, f"/static/{probes['asset']}") == 200
+    assert status(host, f"/storage/{probes['photo']}") == 200
+    held = host.check_output(
+        helpers.as_root(f"for pid in $(pgrep --exact nginx); do find /proc/$pid/fd -lname '{EXPORT}/*'; done")
+    )
+    assert held == ""
+
+
 def test_only_photo_names_under_storage(host, probes):
     assert status(host, "/storage/") == 404
     assert status(host, "/storage/not-a-photo.png") == 404
