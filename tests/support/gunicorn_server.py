@@ -62,8 +62,7 @@ class GunicornServer:
         self._running = contextlib.ExitStack()
 
     def log(self) -> str:
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
+        return processes.output_of(self._log)
 
     def __enter__(self) -> GunicornServer:
         with contextlib.ExitStack() as starting:
