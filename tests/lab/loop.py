@@ -102,6 +102,11 @@ FACT_CACHE_ENV = {
 }
 
 
+def verifier_env():
+    """The environment Molecule's verifier gives the tests (the shared config's: root's login)."""
+    return read_yaml(REPO / ".config" / "molecule" / "config.yml")["verifier"]["env"]
+
+
 def role_tests(role):
     return REPO / "roles" / role / "molecule" / "default" / "tests"
 
@@ -143,7 +148,8 @@ def main():
     inventory_file = write_test_inventory()
     os.environ.update(MOLECULE_INVENTORY_FILE=str(inventory_file), MOLECULE_EPHEMERAL_DIRECTORY=str(LOOP_DIR))
     pytest = [VENV_BIN / "pytest", "-q", "--import-mode=importlib", "-p", "no:cacheprovider"]
-    pytest += ["--connection=ansible", f"--ansible-inventory={LOOP_INVENTORY}", "--sudo", "--durations=5"]
+    pytest += ["--connection=ansible", f"--ansible-inventory={LOOP_INVENTORY}", "--durations=5"]
+    os.environ.update(verifier_env())
     if args.keyword:
         pytest += ["-k", args.keyword]
     tests = tests_of(args.roles)

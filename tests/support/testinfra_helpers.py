@@ -16,7 +16,6 @@ import functools
 import ipaddress
 import os
 import re
-import shlex
 import subprocess
 import sys
 
@@ -65,7 +64,7 @@ def running(*groups):
 
 
 def node(name):
-    """A testinfra host for another node. No sudo there: wrap commands with as_root()."""
+    """A testinfra host for another node (root, as the `host` fixture: .config/molecule/config.yml)."""
     return runner().get_host(name)
 
 
@@ -107,14 +106,9 @@ def run_playbook(playbook, limit):
     return result.stdout
 
 
-def as_root(command):
-    """`command` through sudo, for hosts from node() (the `host` fixture is already root)."""
-    return f"sudo sh -c {shlex.quote(command)}"
-
-
 def replica_status(host):
     """The node's SHOW SLAVE STATUS as {column: value} (empty when it replicates nothing)."""
-    out = host.check_output(as_root("mysql -e 'SHOW SLAVE STATUS\\G'"))
+    out = host.check_output("mysql -e 'SHOW SLAVE STATUS\\G'")
     pairs = (line.strip().partition(": ") for line in out.splitlines() if ": " in line)
     return {key: value for key, _, value in pairs}
 
@@ -161,9 +155,9 @@ def assert_nginx_runs(host, port):
     host.run_expect([0], "nginx -t")
 
 
-def input_rules(host, sudo=False):
-    """The lines of the live input chain, stripped (sudo=True for hosts from node())."""
-    output = host.check_output(as_root(LIST_INPUT_CHAIN) if sudo else LIST_INPUT_CHAIN)
+def input_rules(host):
+    """The lines of the live input chain, stripped."""
+    output = host.check_output(LIST_INPUT_CHAIN)
     return [line.strip() for line in output.splitlines()]
 
 
@@ -204,7 +198,7 @@ def assert_rule_only_on(comment, names):
     for name in sorted(platforms() - set(names)):
         other = node(name)
         assert not other.file(f"{RULES_DIR}/{comment}.nft").exists, name
-        assert comment not in {rule_comment(rule) for rule in input_rules(other, sudo=True)}, name
+        assert comment not in {rule_comment(rule) for rule in input_rules(other)}, name
 
 
 def assert_runs(host, *services):

@@ -20,7 +20,7 @@ PROBE_TABLE = "extagram.replication_check"
 
 
 def sql(host, query):
-    return host.check_output(helpers.as_root(f'mysql --batch --skip-column-names -e "{query}"'))
+    return host.check_output(f'mysql --batch --skip-column-names -e "{query}"')
 
 
 def primary_name():
@@ -52,7 +52,7 @@ def test_replica_listens_on_no_port(host):
     assert sql(host, "SELECT @@skip_networking") == "1"
     assert not host.socket(f"tcp://0.0.0.0:{PORT}").is_listening
     assert not host.socket(f"tcp://{helpers.address(host)}:{PORT}").is_listening
-    assert "mariadbd" not in host.check_output(helpers.as_root("ss -ltnpH"))
+    assert "mariadbd" not in host.check_output("ss -ltnpH")
 
 
 def test_replica_is_read_only_and_refuses_writes(host):
@@ -61,7 +61,7 @@ def test_replica_is_read_only_and_refuses_writes(host):
     user = f"probe_{uuid.uuid4().hex[:8]}"
     sql(host, f"CREATE USER '{user}'@'localhost'; GRANT INSERT ON extagram.* TO '{user}'@'localhost'")
     try:
-        refused = host.run(helpers.as_root(f"mysql -u {user} -e 'CREATE TABLE extagram.{user} (id INT)'"))
+        refused = host.run(f"mysql -u {user} -e 'CREATE TABLE extagram.{user} (id INT)'")
     finally:
         sql(host, f"DROP USER '{user}'@'localhost'")
     assert refused.rc != 0 and "read-only" in refused.stderr, refused.stderr
@@ -96,10 +96,10 @@ def test_a_write_on_the_primary_reaches_the_replica_and_lag_returns_to_zero(host
 
 
 def test_status_command_shows_role_and_lag(host):
-    out = host.check_output(helpers.as_root("extagram-db-status"))
+    out = host.check_output("extagram-db-status")
     assert "replica" in out and "Slave_SQL_Running: Yes" in out and "Seconds_Behind_Master: 0" in out
     assert "Verdict: fresh" in out
-    assert "primary" in primary().check_output(helpers.as_root("extagram-db-status"))
+    assert "primary" in primary().check_output("extagram-db-status")
 
 
 def test_a_broken_replica_is_reseeded_by_one_command(host, probe_table):

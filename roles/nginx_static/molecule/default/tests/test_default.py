@@ -22,15 +22,12 @@ def probes():
     photo = f"{uuid.uuid4().hex}.png"
     asset = f"probe-{uuid.uuid4().hex}.css"
     owner = f"{shared_setting('extagram_shared_app_uid')}:{shared_setting('extagram_shared_app_gid')}"
-    as_root = helpers.as_root
-    server.run_expect([0], as_root(f"echo {helpers.PNG_BASE64} | base64 -d > {EXPORT}/photos/{photo}"))
-    server.run_expect(
-        [0], as_root(f"chown {owner} {EXPORT}/photos/{photo}; chmod 0644 {EXPORT}/photos/{photo}")
-    )
-    server.run_expect([0], as_root(f"printf 'body{{color:black}}' > {EXPORT}/static/{asset}"))
-    server.run_expect([0], as_root(f"chmod 0644 {EXPORT}/static/{asset}"))
+    server.run_expect([0], f"echo {helpers.PNG_BASE64} | base64 -d > {EXPORT}/photos/{photo}")
+    server.run_expect([0], f"chown {owner} {EXPORT}/photos/{photo}; chmod 0644 {EXPORT}/photos/{photo}")
+    server.run_expect([0], f"printf 'body{{color:black}}' > {EXPORT}/static/{asset}")
+    server.run_expect([0], f"chmod 0644 {EXPORT}/static/{asset}")
     yield {"photo": photo, "asset": asset}
-    server.run(as_root(f"rm -f {EXPORT}/photos/{photo} {EXPORT}/static/{asset}"))
+    server.run(f"rm -f {EXPORT}/photos/{photo} {EXPORT}/static/{asset}")
 
 
 def head(host, path, *options):
@@ -78,7 +75,7 @@ def test_nginx_keeps_no_descriptor_of_the_export(host, probes):
     assert status(host, f"/static/{probes['asset']}") == 200
     assert status(host, f"/storage/{probes['photo']}") == 200
     held = host.check_output(
-        helpers.as_root(f"for pid in $(pgrep --exact nginx); do find /proc/$pid/fd -lname '{EXPORT}/*'; done")
+        f"for pid in $(pgrep --exact nginx); do find /proc/$pid/fd -lname '{EXPORT}/*'; done"
     )
     assert held == ""
 

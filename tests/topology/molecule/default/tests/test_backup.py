@@ -39,7 +39,7 @@ def plant_old_copies(name):
     for path, days in PLANTED_AGES.items():
         target = f"{BACKUP_DIR}/{path}"
         create = f"install -D -m 0644 /dev/null {target}" if "/" in path else f"mkdir -p {target}"
-        helpers.node(name).check_output(helpers.as_root(f"{create} && touch -d '{days} days ago' {target}"))
+        helpers.node(name).check_output(f"{create} && touch -d '{days} days ago' {target}")
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +49,14 @@ def backed_up():
 
     def backup(name):
         plant_old_copies(name)
-        return helpers.node(name).run(helpers.as_root("systemctl start extagram-backup.service")).rc
+        return helpers.node(name).run("systemctl start extagram-backup.service").rc
 
     with concurrent.futures.ThreadPoolExecutor(len(testinfra_hosts)) as pool:
         exit_codes = dict(zip(testinfra_hosts, pool.map(backup, testinfra_hosts), strict=True))
     yield exit_codes
     planted = " ".join(f"{BACKUP_DIR}/{path}" for path in ("20000102T000000Z", "binlog/20000101T000000Z"))
     for name in testinfra_hosts:
-        helpers.node(name).run(helpers.as_root(f"rm -rf {planted}"))
+        helpers.node(name).run(f"rm -rf {planted}")
 
 
 def test_the_timer_is_set(host):
@@ -70,7 +70,7 @@ def test_a_backup_comes_from_a_fresh_replica_and_its_restore_holds_every_post(ho
     assert checked["source"] in helpers.addresses("feed"), checked  # a replica, not the primary
     [primary] = helpers.hosts("database")
     posts = helpers.node(primary).check_output(
-        helpers.as_root("mysql --batch --skip-column-names -e 'SELECT COUNT(*) FROM extagram.posts'")
+        "mysql --batch --skip-column-names -e 'SELECT COUNT(*) FROM extagram.posts'"
     )
     assert checked["posts"] == posts
     assert checked["photos"] == host.check_output(f"find {PHOTOS_DIR} -type f | wc -l")
@@ -119,18 +119,14 @@ def test_the_dump_account_runs_the_dump_and_nothing_else(host, backed_up):
         f"-l extagram-dump {helpers.address(primary)} cat /etc/passwd | head -c 2 | od -An -tx1"
     )
     assert asked.stdout.split() == ["1f", "8b"], asked  # a gzip stream, whatever was asked
-    wrote = helpers.node(primary).run(
-        helpers.as_root("sudo -u extagram-dump mariadb -e 'DELETE FROM extagram.posts'")
-    )
+    wrote = helpers.node(primary).run("sudo -u extagram-dump mariadb -e 'DELETE FROM extagram.posts'")
     assert wrote.rc != 0 and "denied" in wrote.stderr, wrote
 
 
 def test_the_binary_log_copy_holds_everything_the_primary_wrote(host, backed_up):
     assert host.service("extagram-binlog-copy.service").is_running
     [primary] = helpers.hosts("database")
-    status = helpers.node(primary).check_output(
-        helpers.as_root("mariadb --batch --skip-column-names -e 'SHOW MASTER STATUS'")
-    )
+    status = helpers.node(primary).check_output("mariadb --batch --skip-column-names -e 'SHOW MASTER STATUS'")
     file, position = status.split()[:2]
     copies = host.check_output(f"readlink -f {BACKUP_DIR}/binlog/current")
     # Written as the primary writes: a few seconds at most behind (the posts of other tests).

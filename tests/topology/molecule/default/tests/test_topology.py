@@ -153,25 +153,25 @@ def test_photo_falls_back_to_the_database_copy(host, published):
     static_nodes = [helpers.node(name) for name in helpers.running("media", "assets")]
     try:
         for static in static_nodes:
-            static.run_expect([0], helpers.as_root("systemctl stop nginx"))
+            static.run_expect([0], "systemctl stop nginx")
         status, headers, _body = fetch(host, published["photo_url"], keep_body=False)
         assert status == 200
         assert served_by(headers) in helpers.hosts("feed")
     finally:
         for static in static_nodes:
-            static.run(helpers.as_root("systemctl start nginx"))
+            static.run("systemctl start nginx")
 
 
 def test_upload_node_down_gives_a_friendly_503(host):
     upload = helpers.node(helpers.running("upload")[0])
     try:
-        upload.run_expect([0], helpers.as_root("systemctl stop extagram"))
+        upload.run_expect([0], "systemctl stop extagram")
         status, _headers, body = fetch(host, "/upload.php", "-F post=hello")
         assert status == 503
         assert "temporarily unavailable" in body
         assert fetch(host, "/")[0] == 200  # reading still works
     finally:
-        upload.run(helpers.as_root("systemctl start extagram"))
+        upload.run("systemctl start extagram")
 
 
 def test_firewall_only_lets_the_right_nodes_in():
@@ -204,10 +204,10 @@ def test_a_post_through_s1_is_in_every_replica(host, published):
         replica = helpers.node(feed)
         query = f"SELECT COUNT(*) FROM extagram.posts WHERE id = {published['id']}"
         for _ in range(20):  # replication is asynchronous: moments, not seconds
-            if replica.check_output(helpers.as_root(f"mysql -N -B -e '{query}'")) == "1":
+            if replica.check_output(f"mysql -N -B -e '{query}'") == "1":
                 break
             time.sleep(0.5)
-        assert replica.check_output(helpers.as_root(f"mysql -N -B -e '{query}'")) == "1", feed
+        assert replica.check_output(f"mysql -N -B -e '{query}'") == "1", feed
 
 
 def test_each_feed_node_reads_its_own_replica(host, published):
@@ -222,11 +222,11 @@ def test_each_feed_node_reads_its_own_replica(host, published):
 def test_a_feed_node_with_its_replica_stopped_reads_the_primary(host, published):
     feed = helpers.running("feed")[0]
     try:
-        helpers.node(feed).run_expect([0], helpers.as_root("systemctl stop mariadb"))
+        helpers.node(feed).run_expect([0], "systemctl stop mariadb")
         status, headers, body = feed_app(host, feed, "/")
         assert status == 200 and published["text"] in body
         assert header_value(headers, "x-read-from") == "primary"
     finally:
-        helpers.node(feed).run(helpers.as_root("systemctl start mariadb"))
+        helpers.node(feed).run("systemctl start mariadb")
     status, headers, _body = feed_app(host, feed, "/")
     assert status == 200 and header_value(headers, "x-read-from") == "replica"
