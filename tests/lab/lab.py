@@ -41,11 +41,21 @@ CONSOLE_DIR = namespace.RUN_DIR / "console"
 DOMAIN_PREFIX = "extagram-"
 IMAGES_DIR = "/var/lib/libvirt/images"  # libvirt's default pool: the box's copy and every VM's disk
 # The VMs are recreated often and make new host keys on first boot: nothing to check or keep.
+# Commands to a node share one SSH connection for a minute: a new connection (key exchange under
+# TCG) took 0.9 to 1.1 s of each `lab.py ssh`, and a failover case makes a dozen (2026-12-07).
+# A node that is halted, started or removed has its shared connection closed first (the VM behind
+# it is gone); the keepalives end one that dies another way.
+SSH_SHARE_DIR = namespace.RUN_DIR / "ssh"
 SSH_CONFIG = {
     "StrictHostKeyChecking": "no",
     "UserKnownHostsFile": "/dev/null",
     "LogLevel": "ERROR",
     "ConnectTimeout": "5",
+    "ControlMaster": "auto",
+    "ControlPath": f"{SSH_SHARE_DIR}/%C",
+    "ControlPersist": "60",
+    "ServerAliveInterval": "10",
+    "ServerAliveCountMax": "3",
 }
 SSH_OPTIONS = ["-i", str(SSH_KEY), *(f"-o{key}={value}" for key, value in SSH_CONFIG.items())]
 
@@ -202,7 +212,14 @@ def cmd_status(_args):
 
 
 def ssh_cmd(node, command):
+    SSH_SHARE_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     return [*namespace.ns_prefix(), "ssh", *SSH_OPTIONS, f"vagrant@{inventory.address(node)}", *command]
+
+
+def close_shared_connections(nodes):
+    """End the shared SSH connection to nodes whose VM goes away (none open: nothing to do)."""
+    for node in nodes:
+        subprocess.run(ssh_cmd(node, ["-O", "exit"]), capture_output=True, check=False)
 
 
 def cmd_ssh(args):
@@ -216,6 +233,7 @@ def cmd_service(args, action):
 
 def cmd_halt(args):
     run(["virsh", "destroy", DOMAIN_PREFIX + args.node])
+    close_shared_connections([args.node])
 
 
 # A guest kernel's words for a boot that will not end: on 2026-12-06 s2's boot after a halt
@@ -255,6 +273,7 @@ def power_on(domain):
 def cmd_start(args):
     domain = DOMAIN_PREFIX + args.node
     offset = console_offset(args.node)
+    close_shared_connections([args.node])
     power_on(domain)
     started = time.monotonic()
     retried = False
@@ -311,12 +330,14 @@ def cmd_destroy(args):
         # Stale domains first: vagrant-libvirt refuses to destroy a machine whose name is taken.
         remove_stale_domains(args.nodes)
         vagrant("destroy", "-f", nodes=args.nodes)
+        close_shared_connections(args.nodes)
 
 
 def cmd_down(_args):
     if namespace.exists() and succeeds(["pgrep", "-x", "libvirtd"]):
         remove_stale_domains(list(inventory.hosts()))
         vagrant("destroy", "-f")
+        close_shared_connections(list(inventory.hosts()))
         # With no VM left, the pool's copies of the box are only disk space.
         for volume in virsh("vol-list", "--pool", "default", "--name").stdout.split():
             if volume.startswith(box.BOX_FILE_NAME):
