@@ -16,8 +16,9 @@ def test_base_packages(host):
         assert host.package(package).is_installed, package
 
 
-def test_hostname_is_the_inventory_name(host):
+def test_hostname_is_the_inventory_name_now_and_after_a_reboot(host):
     assert host.check_output("hostname") == host.backend.host
+    assert host.file("/etc/hostname").content_string == f"{host.backend.host}\n"
 
 
 def test_etc_hosts_lists_every_node(host):
