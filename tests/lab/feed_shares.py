@@ -9,6 +9,7 @@ share its inventory `weight` asks for (default 1).
 from __future__ import annotations
 
 import argparse
+import time
 import urllib.request
 from collections import Counter
 
@@ -23,13 +24,29 @@ def expected_shares() -> dict[str, float]:
     return {name: weight / total for name, weight in weights.items()}
 
 
-def measured_shares(base_url: str, requests: int, timeout: float = 10) -> dict[str, float]:
-    served = Counter()
-    context = lab_ca.ssl_context()
-    for _ in range(requests):
-        with urllib.request.urlopen(base_url + PATH, timeout=timeout, context=context) as response:
-            served[response.headers["X-Served-By"]] += 1
+def served_by(base_url: str, timeout: float = 10) -> str:
+    """The feed node that answered one request through S1."""
+    with urllib.request.urlopen(base_url + PATH, timeout=timeout, context=lab_ca.ssl_context()) as response:
+        return response.headers["X-Served-By"]
+
+
+def measured_shares(base_url: str, requests: int) -> dict[str, float]:
+    served = Counter(served_by(base_url) for _ in range(requests))
     return {name: count / requests for name, count in served.items()}
+
+
+def seconds_until_every_node_serves(base_url: str, within: float) -> float | None:
+    """Seconds until S1 has sent a request to every feed node (None: not within `within`); a node
+    S1 marked failed comes back once its fail_timeout has passed."""
+    expected = set(expected_shares())
+    seen = set()
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        seen.add(served_by(base_url))
+        if seen >= expected:
+            return time.monotonic() - started
+        time.sleep(0.2)
+    return None
 
 
 def table(expected: dict[str, float], measured: dict[str, float]) -> str:
