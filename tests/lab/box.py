@@ -134,20 +134,22 @@ GUEST_FILES = {
     "etc/ssh/sshd_config.d/lab-host-key.conf": "HostKey /etc/ssh/ssh_host_ed25519_key\n",
 }
 
-BOX_VAGRANTFILE = """\
+# The project's Vagrantfile appends each node's private address to it (lab.py passes it on).
+KERNEL_CMDLINE = "root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet"
+BOX_VAGRANTFILE = f"""\
 # Direct kernel boot: the lab image has no bootloader.
 Vagrant.configure("2") do |config|
   config.vm.provider :libvirt do |libvirt|
     libvirt.kernel = File.join(__dir__, "vmlinuz")
     libvirt.initrd = File.join(__dir__, "initrd.img")
-    libvirt.cmd_line = "root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet"
+    libvirt.cmd_line = "{KERNEL_CMDLINE}"
   end
 end
 """
 
 
 # Bump when a build step changes in a way the data below does not show.
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 
 
 def recipe_id():

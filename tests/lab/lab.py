@@ -65,6 +65,7 @@ def lab_env():
     env.update(
         VAGRANT_DEFAULT_PROVIDER="libvirt",
         EXTAGRAM_BOX=box.BOX_NAME,
+        EXTAGRAM_BOX_CMDLINE=box.KERNEL_CMDLINE,
         EXTAGRAM_LIBVIRT_DRIVER=accel.libvirt_driver(box.kernel_path()),
         EXTAGRAM_CONSOLE_DIR=str(CONSOLE_DIR),
         ANSIBLE_HOST_KEY_CHECKING="False",
