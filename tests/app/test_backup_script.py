@@ -238,6 +238,11 @@ def restore_on_primary(root: Path, backup: Path, until: datetime.datetime, *copi
     return done
 
 
+def gtid_seq_no(position: str) -> int:
+    """The sequence number of a one-domain GTID position (domain-server-number)."""
+    return int(position.rsplit("-", 1)[1])
+
+
 def test_a_dropped_table_is_recovered_to_the_second_before(pair, node, tmp_path):
     """Point in time: the backup, then the writes after it replayed from the primary's binary log,
     up to the second before the mistake."""
@@ -248,6 +253,7 @@ def test_a_dropped_table_is_recovered_to_the_second_before(pair, node, tmp_path)
     pair.add_post("after the backup")
     time.sleep(2)
     [(mistake,)] = pair.on_primary("SELECT UTC_TIMESTAMP()")
+    [(position_before,)] = pair.on_primary("SELECT @@gtid_binlog_pos")
     # As an admin would type it: in the database (the replay keeps only that database's statements).
     with pair.primary.root_connection("extagram") as connection, connection.cursor() as cursor:
         cursor.execute("DROP TABLE posts")
@@ -255,6 +261,11 @@ def test_a_dropped_table_is_recovered_to_the_second_before(pair, node, tmp_path)
     assert "posts: no table before, 2 after the restore up to" in done.stdout, done.stdout
     texts = [text for (text,) in pair.on_primary("SELECT post FROM extagram.posts ORDER BY id")]
     assert texts == ["in the backup", "after the backup"]
+    # The restore's writes are new ones in the binary log: its position moves on (a replay that
+    # kept its old GTID numbers sent it back to before the mistake, and the wait below returned at
+    # once, before the replica had applied the restore).
+    [(position_after,)] = pair.on_primary("SELECT @@gtid_binlog_pos")
+    assert gtid_seq_no(position_after) > gtid_seq_no(position_before) + 1, (position_before, position_after)
     pair.wait_until_caught_up()
     assert pair.on_replica("SELECT post FROM extagram.posts ORDER BY id") == [(t,) for t in texts]
 
