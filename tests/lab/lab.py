@@ -40,12 +40,12 @@ SSH_KEY = pathlib.Path.home() / ".vagrant.d" / "insecure_private_key"
 CONSOLE_DIR = namespace.RUN_DIR / "console"
 DOMAIN_PREFIX = "extagram-"
 IMAGES_DIR = "/var/lib/libvirt/images"  # libvirt's default pool: the box's copy and every VM's disk
-# The VMs are recreated often and make new host keys on first boot: nothing to check or keep.
 # Commands to a node share one SSH connection for a minute: a new connection (key exchange under
 # TCG) took 0.9 to 1.1 s of each `lab.py ssh`, and a failover case makes a dozen (2026-12-07).
 # A node that is halted, started or removed has its shared connection closed first (the VM behind
 # it is gone); the keepalives end one that dies another way.
 SSH_SHARE_DIR = namespace.RUN_DIR / "ssh"
+# The VMs are recreated often and make new host keys on first boot: nothing to check or keep.
 SSH_CONFIG = {
     "StrictHostKeyChecking": "no",
     "UserKnownHostsFile": "/dev/null",
