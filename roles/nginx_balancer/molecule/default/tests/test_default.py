@@ -132,9 +132,12 @@ BURST_DIR = "/tmp/extagram-burst"
 REFILL = "sleep 6"
 
 
-def burst(host, count, path, *options):
-    """`count` requests for `path` sent in parallel by one curl: [(status, content type, saved body)]."""
-    target = helpers.site_target(host, f"{path}?[1-{count}]")
+def burst(host, count, path, *options, numbered="", first=1):
+    """`count` requests for `path` sent in parallel by one curl: [(status, content type, saved body)].
+
+    Each has its own query: `numbered` (e.g. "before=") and a number counting from `first`.
+    """
+    target = helpers.site_target(host, f"{path}?{numbered}[{first}-{first + count - 1}]")
     out = host.check_output(
         f"rm -rf {BURST_DIR} && mkdir {BURST_DIR} && "
         f"curl -s -Z --parallel-max 100 --max-time 30 {' '.join(options)} -o '{BURST_DIR}/#1' "
@@ -143,7 +146,8 @@ def burst(host, count, path, *options):
     answers = []
     for line in out.splitlines():
         status, content_type, sent_to = line.split(" ", 2)
-        answers.append((status, content_type, f"{BURST_DIR}/{sent_to.rsplit('?', 1)[1]}"))
+        number = sent_to.rsplit("?", 1)[1].removeprefix(numbered)
+        answers.append((status, content_type, f"{BURST_DIR}/{number}"))
     return answers
 
 
@@ -184,6 +188,26 @@ def test_pages_are_limited_per_address_above_what_a_reader_needs(host):
     host.run(REFILL)
     answers = burst(host, 200, "/healthz")
     assert len(answers) == 200 and refused(host, answers, "Too many requests")
+    host.run(REFILL)
+
+
+UNCACHED_PAGES_AT_ONCE = 2  # nginx_balancer_uncached_pages_at_once
+
+
+@pytest.mark.skipif(not UPSTREAMS_RUNNING, reason="needs the feed nodes")
+def test_pages_with_a_query_are_made_a_few_at_a_time_per_address(host):
+    # Twenty older pages no one has asked for (new numbers each run): inside the pages' burst of
+    # 40, so every 429 comes from the limit on pages being made at once for this address.
+    first = uuid.uuid4().int % 10**15 + 10**15
+    answers = burst(host, 20, "/", numbered="before=", first=first)
+    limited = refused(host, answers, "Too many requests")
+    made = [answer for answer in answers if answer[0] == "200"]
+    assert len(answers) == 20 and limited and len(made) >= UNCACHED_PAGES_AT_ONCE, answers
+    host.run(REFILL)
+    # The shared page has no query: one copy serves everyone, as many at once as the pages' burst.
+    pages = " ".join([f"-o /dev/null {helpers.site_target(host, '/')}"] * 20)
+    codes = host.check_output(f"curl -s -Z --parallel-max 20 --max-time 30 -w '%{{http_code}}\\n' {pages}")
+    assert codes.split() == ["200"] * 20, codes
     host.run(REFILL)
 
 
