@@ -24,7 +24,7 @@ import secrets
 import shlex
 import statistics
 
-from extagram_failover.labctl import LabError, ssh
+from extagram_failover.labctl import ssh_output
 from extagram_lab import inventory
 
 BENCH_USER = "extagram_bench"
@@ -70,16 +70,10 @@ for operation in (page, photo_bytes):
 """
 
 
-def run(node: str, command: str, timeout: float) -> str:
-    code, out = ssh(node, command, timeout=timeout)
-    if code != 0:
-        raise LabError(f"{node}: {command[:80]}... failed ({code}): {out[-600:]}")
-    return out
-
-
 def root_sql(node: str, statements: str, timeout: float = 120) -> str:
     """Statements as root on the primary, kept out of the binary log: no replica sees them."""
-    return run(node, f"sudo mysql -N -B -e {shlex.quote('SET sql_log_bin = 0; ' + statements)}", timeout)
+    unlogged = shlex.quote("SET sql_log_bin = 0; " + statements)
+    return ssh_output(node, f"sudo mysql -N -B -e {unlogged}", timeout)
 
 
 def set_up(primary: str, clients: list[str], password: str, scratch_mib: int) -> None:
@@ -108,7 +102,7 @@ def tear_down(primary: str, clients: list[str]) -> None:
 def link_rounds(upload: str, primary_address: str, password: str, count: int, rounds: int) -> dict:
     arguments = f"{primary_address} {password} {APP_CA} {count} {rounds}"
     probe = f"sudo {APP_PYTHON} -c {shlex.quote(LINK_PROBE)} {arguments}"
-    out = run(upload, probe, timeout=60 + count * rounds * 10)
+    out = ssh_output(upload, probe, timeout=60 + count * rounds * 10)
     figures: dict = {}
     for line in out.splitlines():
         operation, link, milliseconds = line.split()
@@ -122,7 +116,7 @@ def dump_seconds(feed: str, primary_address: str, password: str, link: str) -> t
         f"MYSQL_PWD={password} mariadb-dump --no-defaults -h {primary_address} -u {BENCH_USER} {security}"
         f" --single-transaction --hex-blob --quick {SCRATCH_DB} | wc -c"
     )
-    out = run(feed, f"s=$(date +%s%N); b=$({dump}); echo $b $(( ($(date +%s%N) - s) / 1000000 ))", 600)
+    out = ssh_output(feed, f"s=$(date +%s%N); b=$({dump}); echo $b $(( ($(date +%s%N) - s) / 1000000 ))", 600)
     size, milliseconds = out.split()[-2:]
     return int(milliseconds) / 1000, int(size)
 

@@ -21,7 +21,7 @@ import shlex
 import statistics
 import time
 
-from extagram_failover.labctl import LabError, ssh
+from extagram_failover.labctl import ssh, ssh_output
 from extagram_lab import feed_shares, flood, inventory
 from extagram_lab.inventory import role_default
 
@@ -35,11 +35,8 @@ REFILL_S = 6
 BUSY = "extagram-bench-busy"
 
 
-def as_root(node: str, command: str, timeout: float = 30) -> str:
-    code, out = ssh(node, f"sudo sh -c {shlex.quote(command)}", timeout)
-    if code != 0:
-        raise LabError(f"{node}: {command} exited {code}: {out}")
-    return out
+def as_root(node: str, command: str) -> str:
+    return ssh_output(node, f"sudo sh -c {shlex.quote(command)}")
 
 
 def set_cap(s1: str, cap: int) -> None:

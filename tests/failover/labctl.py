@@ -56,6 +56,14 @@ def ssh(node: str, command: str, timeout: float = 30) -> tuple[int, str]:
     return proc.returncode, (proc.stdout + "\n".join(noise)).strip()
 
 
+def ssh_output(node: str, command: str, timeout: float = 30) -> str:
+    """The output of a command that must succeed on a node; LabError with its end otherwise."""
+    code, out = ssh(node, command, timeout)
+    if code != 0:
+        raise LabError(f"{node}: {command[:80]}... failed ({code}): {out[-600:]}")
+    return out
+
+
 def stop_service(node: str, unit: str) -> None:
     lab("stop-service", node, unit, timeout=90)
 
